@@ -415,6 +415,8 @@ func checkAddrSpec(addr string) error {
 	at := strings.LastIndexByte(addr, '@')
 	local, domain := addr[:max(at, 0)], addr[at+1:]
 	switch {
+	case !isASCII(addr):
+		return errors.New("not ASCII: SES takes a 7-bit local part, and an internationalized domain in its punycode (xn--) form")
 	case len(addr) > maxAddress:
 		return fmt.Errorf("longer than %d characters", maxAddress)
 	case at <= 0:
@@ -427,6 +429,15 @@ func checkAddrSpec(addr string) error {
 		return fmt.Errorf("domain %q is not a dotted domain name", domain)
 	}
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func validDomain(d string) bool {
@@ -657,7 +668,7 @@ func jsonProblem(data []byte, err error) string {
 	if errors.As(err, &syn) {
 		before := data[:min(int(syn.Offset), len(data))]
 		line := bytes.Count(before, []byte("\n")) + 1
-		col := len(before) - bytes.LastIndexByte(before, '\n')
+		col := len(before) - bytes.LastIndexByte(before, '\n') - 1
 		return fmt.Sprintf("not valid JSON at line %d, column %d: %s", line, col, syn.Error())
 	}
 	if errors.Is(err, io.EOF) {

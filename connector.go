@@ -255,7 +255,7 @@ func (c *Connector) Compose(ctx context.Context, to string, usage UsageType, pay
 	if err != nil {
 		return nil, err
 	}
-	return c.sender.compose(to, ct, r), nil
+	return c.sender.compose(to, usage, ct, r), nil
 }
 
 // SendTest sends the Generic template with the code "000000", as Logto's "Test" button does.
@@ -266,7 +266,7 @@ func (c *Connector) SendTest(ctx context.Context, to string) (string, error) {
 		var r rendered
 		if r, err = c.generic.render(Payload{"code": "000000"}); err == nil {
 			var id string
-			if id, err = c.send(ctx, c.sender.compose(to, c.generic, r)); err == nil {
+			if id, err = c.send(ctx, c.sender.compose(to, UsageGeneric, c.generic, r)); err == nil {
 				c.logSent(ctx, start, to, UsageGeneric, id)
 				return id, nil
 			}

@@ -42,9 +42,9 @@ type request struct {
 	fixed   sender
 }
 
-// compose builds the SendEmailInput for one rendered message. Empty optional fields stay nil:
-// SES reads "" as a value, not as absent.
-func (s *sender) compose(to string, ct *compiledTemplate, r rendered) *sesv2.SendEmailInput {
+// compose builds the SendEmailInput for one message of usage, rendered from ct. Empty optional
+// fields stay nil: SES reads "" as a value, not as absent.
+func (s *sender) compose(to string, usage UsageType, ct *compiledTemplate, r rendered) *sesv2.SendEmailInput {
 	q := &request{charset: charsetUTF8, fixed: *s}
 	q.to[0] = to
 	q.dest.ToAddresses = q.to[:]
@@ -75,7 +75,7 @@ func (s *sender) compose(to string, ct *compiledTemplate, r rendered) *sesv2.Sen
 	if ct.replyTo != "" {
 		q.input.ReplyToAddresses = []string{ct.replyTo}
 	}
-	q.input.EmailTags = s.emailTags(ct.usage)
+	q.input.EmailTags = s.emailTags(usage)
 	return &q.input
 }
 

@@ -40,10 +40,11 @@ func parseText(where, s string) text {
 	t := text{where: where, size: len(s)}
 	last := 0
 	for _, m := range placeholderPattern.FindAllStringSubmatchIndex(s, -1) {
-		path := s[m[2]:m[3]]
-		if m[2] < 0 {
-			path = s[m[4]:m[5]]
+		start, end := m[2], m[3] // {{ path }}
+		if start < 0 {
+			start, end = m[4], m[5] // <<path>>
 		}
+		path := s[start:end]
 		t.segs = append(t.segs, segment{literal: s[last:m[0]], raw: s[m[0]:m[1]], path: strings.Split(path, ".")})
 		t.size -= m[1] - m[0]
 		last = m[1]
@@ -134,7 +135,6 @@ func formatValue(v any) (string, error) {
 
 // compiledTemplate is a validated Template parsed for rendering.
 type compiledTemplate struct {
-	usage   UsageType
 	subject text
 	html    *text  // nil for plain-text content
 	text    *text  // nil without a plain-text part
@@ -149,7 +149,7 @@ type header struct {
 
 // compileTemplate parses a template that passed validation.
 func compileTemplate(t *Template) *compiledTemplate {
-	ct := &compiledTemplate{usage: t.UsageType, subject: parseText("subject", t.Subject)}
+	ct := &compiledTemplate{subject: parseText("subject", t.Subject)}
 	content := parseText("content", t.Content)
 	switch {
 	case t.ContentType == contentPlain:

@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` (the main job: a send to a local SES emulator)
+# and `make test` (every test). Both install the pinned emulator first.
+
+GO       ?= go
+FUZZTIME ?= 4s
+EMULATOR := internal/emulator/node_modules/.package-lock.json
+GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
+
+.PHONY: demo test emulator fmt-check vet unit fuzz bench
+
+demo: $(EMULATOR)
+	$(GO) run ./internal/cmd/demo
+
+test: fmt-check vet unit fuzz
+
+emulator: $(EMULATOR)
+
+# npm ci installs exactly what package-lock.json pins; the stamp npm writes skips it next time.
+$(EMULATOR): internal/emulator/package.json internal/emulator/package-lock.json
+	npm ci --prefix internal/emulator --no-audit --no-fund
+
+fmt-check:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit: $(EMULATOR)
+	$(GO) test -race -count=1 ./...
+
+# Each fuzzer runs for FUZZTIME beyond its seed corpus (testdata/fuzz), which `unit` runs too.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzRecipient$$' -fuzztime $(FUZZTIME) .
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem .

@@ -1,0 +1,78 @@
+// Command demo is `make demo`: it starts the local SES emulator, sends a SignIn email with a
+// fresh code through examples/send and the real SES client, prints the email as the emulator
+// stored it, and stops the emulator. No AWS account is needed.
+//
+//	go run ./internal/cmd/demo [-to ADDR] [-keep]
+//
+// With -keep the emulator runs on, its web viewer's URL printed, until Ctrl-C.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/sesconnector/sesconnector/internal/emulator"
+)
+
+func main() {
+	to := flag.String("to", "you@example.com", "the recipient `address`")
+	keep := flag.Bool("keep", false, "keep the emulator running, until Ctrl-C, to look at the mail in its web viewer")
+	flag.Parse()
+	if err := run(*to, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(to string, keep bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	emu, err := emulator.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer emu.Stop()
+	fmt.Printf("SES emulator running at %s\n", emu.URL)
+
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return err
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	root := filepath.Join(emulator.Dir(), "..", "..")
+	args := []string{"run", "./examples/send", "-config", "examples/config.example.json",
+		"-to", to, "-usage", "SignIn", "-code", code, "-endpoint", emu.URL}
+	fmt.Printf("$ go %s\n", strings.Join(args, " "))
+	send := exec.CommandContext(ctx, "go", args...)
+	send.Dir = root
+	send.Stdout, send.Stderr = os.Stdout, os.Stderr
+	if err := send.Run(); err != nil {
+		return fmt.Errorf("examples/send: %w", err)
+	}
+
+	store, err := emu.Store()
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer // indented, every value byte for byte as stored
+	if err := json.Indent(&out, store, "", "  "); err != nil {
+		return fmt.Errorf("the emulator's store is not JSON: %w", err)
+	}
+	fmt.Printf("The email as the emulator stored it (GET %s/store), code %s:\n%s\n", emu.URL, code, out.String())
+
+	if keep {
+		fmt.Printf("Web viewer: %s/ — press Ctrl-C to stop the emulator.\n", emu.URL)
+		<-ctx.Done()
+	}
+	return nil
+}
