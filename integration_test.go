@@ -1,0 +1,154 @@
+package sesconnector_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/internal/emulator"
+)
+
+// These tests send through the real client New builds (SigV4, JSON, HTTP) to aws-ses-v2-local,
+// the SES v2 emulator, and read what it stored. One emulator serves them all; each test sends
+// to its own recipients, so they need not clear its store.
+
+var shared struct {
+	once sync.Once
+	emu  *emulator.Emulator
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.emu != nil {
+		shared.emu.Stop()
+	}
+	os.Exit(code)
+}
+
+// startEmulator returns the shared emulator. Where it cannot start, the test fails under CI
+// (CI=true) and is skipped, loudly, on a developer's machine.
+func startEmulator(t *testing.T) *emulator.Emulator {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.emu, shared.err = emulator.Start(context.Background(), `AWS_SES_ACCOUNT=`+emulatorAccount)
+	})
+	if shared.err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the SES emulator is required under CI: %v", shared.err)
+		}
+		t.Skipf("SKIPPED, NOT PASSED: the SES emulator could not start: %v\n\tRun `make test`, or `make emulator` and then go test.", shared.err)
+	}
+	return shared.emu
+}
+
+// emulatorAccount is what the emulator answers GetAccount with: a sandboxed account.
+const emulatorAccount = `{"DedicatedIpAutoWarmupEnabled":false,"Details":{"AdditionalContactEmailAddresses":[],"ContactLanguage":"EN","MailType":"TRANSACTIONAL","ReviewDetails":{"CaseId":"","Status":"PENDING"},"UseCaseDescription":"","WebsiteURL":""},"EnforcementStatus":"HEALTHY","ProductionAccessEnabled":false,"SendingEnabled":true,"SendQuota":{"Max24HourSend":200,"MaxSendRate":1,"SentLast24Hours":3},"SuppressionAttributes":{"SuppressedReasons":[]}}`
+
+func emulatorConnector(t *testing.T, cfg *ses.Config) (*ses.Connector, *emulator.Emulator) {
+	t.Helper()
+	emu := startEmulator(t)
+	c, err := ses.New(context.Background(), cfg, ses.WithEndpoint(emu.URL))
+	require.NoError(t, err)
+	return c, emu
+}
+
+// emailsTo returns the stored emails whose only recipient has the given prefix.
+func emailsTo(t *testing.T, emu *emulator.Emulator, prefix string) []emulator.Email {
+	t.Helper()
+	all, err := emu.Emails()
+	require.NoError(t, err)
+	var mine []emulator.Email
+	for _, e := range all {
+		if len(e.Destination.To) == 1 && strings.HasPrefix(e.Destination.To[0], prefix) {
+			mine = append(mine, e)
+		}
+	}
+	return mine
+}
+
+var allUsages = []ses.UsageType{
+	ses.UsageSignIn, ses.UsageRegister, ses.UsageForgotPassword, ses.UsageOrganizationInvitation, ses.UsageGeneric,
+	ses.UsageUserPermissionValidation, ses.UsageBindNewIdentifier, ses.UsageMfaVerification, ses.UsageBindMfa,
+}
+
+func TestEmulatorEveryUsageType(t *testing.T) {
+	cfg := testConfig()
+	cfg.EmailAddress = "Équipe Sécurité <security@example.com>"
+	cfg.Templates = nil
+	for _, u := range allUsages {
+		cfg.Templates = append(cfg.Templates, ses.Template{
+			UsageType: u,
+			Subject:   string(u) + " code {{code}}",
+			Content:   "<p>" + string(u) + ": <b>{{code}}</b></p>",
+			Text:      string(u) + ": {{code}}",
+			ReplyTo:   "Support <support@example.com>",
+			Headers:   map[string]string{"X-Entity-Ref-ID": "{{code}}"},
+		})
+	}
+	c, emu := emulatorConnector(t, cfg)
+	for i, u := range allUsages {
+		to := fmt.Sprintf("every-usage-%d@example.com", i)
+		_, err := c.SendMessage(context.Background(), to, u, ses.Payload{"code": fmt.Sprintf("1000%02d", i)})
+		require.NoError(t, err, u)
+	}
+	got := emailsTo(t, emu, "every-usage-")
+	require.Len(t, got, len(allUsages))
+	for i, e := range got {
+		code := fmt.Sprintf("1000%02d", i)
+		u := allUsages[i]
+		assert.Equal(t, "=?utf-8?q?=C3=89quipe_S=C3=A9curit=C3=A9?= <security@example.com>", e.From)
+		assert.Equal(t, []string{fmt.Sprintf("every-usage-%d@example.com", i)}, e.Destination.To)
+		assert.Equal(t, []string{`"Support" <support@example.com>`}, e.ReplyTo)
+		assert.Equal(t, string(u)+" code "+code, e.Subject)
+		assert.Equal(t, "<p>"+string(u)+": <b>"+code+"</b></p>", e.Body.HTML)
+		assert.Equal(t, string(u)+": "+code, e.Body.Text)
+		require.Len(t, e.Headers, 1)
+		assert.Equal(t, "X-Entity-Ref-ID", e.Headers[0].Name)
+		assert.Equal(t, code, e.Headers[0].Value)
+	}
+}
+
+func TestEmulatorSendTest(t *testing.T) {
+	c, emu := emulatorConnector(t, testConfig())
+	id, err := c.SendTest(context.Background(), "send-test@example.com")
+	require.NoError(t, err)
+	got := emailsTo(t, emu, "send-test@")
+	require.Len(t, got, 1)
+	assert.Equal(t, id, got[0].MessageID)
+	assert.Equal(t, "Verification code", got[0].Subject)
+	assert.Equal(t, "<p>Your code is 000000.</p>", got[0].Body.HTML)
+	assert.Equal(t, "noreply@example.com", got[0].From)
+}
+
+func TestEmulatorConcurrentSends(t *testing.T) {
+	c, emu := emulatorConnector(t, testConfig())
+	const goroutines, total = 32, 500
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := g; i < total; i += goroutines {
+				_, err := c.SendMessage(context.Background(), fmt.Sprintf("concurrent-%03d@example.com", i),
+					ses.UsageSignIn, ses.Payload{"code": fmt.Sprintf("C%03d", i)})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	// Count by the unique code, not by MessageId: the emulator's ids are random and can collide.
+	seen := map[string]int{}
+	for _, e := range emailsTo(t, emu, "concurrent-") {
+		seen[strings.TrimPrefix(e.Subject, "Sign-in code ")]++
+	}
+	assert.Len(t, seen, total)
+	for i := range total {
+		assert.Equal(t, 1, seen[fmt.Sprintf("C%03d", i)], "code C%03d", i)
+	}
+}
