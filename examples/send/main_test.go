@@ -78,3 +78,23 @@ func TestSendFailures(t *testing.T) {
 	}
 	assert.Len(t, srv.Requests(), 1, "only the send SES refused reached it")
 }
+
+func TestSendCheck(t *testing.T) {
+	srv := sestest.New(t)
+	srv.Respond(func(_ int, req sestest.Request) sestest.Response {
+		switch req.Path {
+		case "/v2/email/account":
+			return sestest.Response{Body: `{"ProductionAccessEnabled":false,"SendingEnabled":true,"SendQuota":{"MaxSendRate":1,"Max24HourSend":200,"SentLast24Hours":0}}`}
+		case "/v2/email/identities/acme.example":
+			return sestest.Response{Body: `{"IdentityType":"DOMAIN","VerifiedForSendingStatus":true,"VerificationStatus":"SUCCESS"}`}
+		}
+		return sestest.Error(http.StatusNotFound, "NotFoundException", "not found")
+	})
+	code, stdout, stderr := runSend("-config", exampleConfig, "-check", "-endpoint", srv.URL)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stdout, "Identity:          acme.example (verified: yes)\n")
+	assert.Contains(t, stdout, "Problem: the account is in the SES sandbox in us-east-1")
+	for _, req := range srv.Requests() {
+		assert.Equal(t, http.MethodGet, req.Method, "nothing sent")
+	}
+}
