@@ -185,6 +185,28 @@ func noBackoff() ses.Option {
 	})
 }
 
+func TestWithSESOptionsAppliedLast(t *testing.T) {
+	t.Parallel()
+	ignored, used := sestest.New(t), sestest.New(t)
+	var viaCustomClient atomic.Int64
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		viaCustomClient.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	c, err := ses.New(context.Background(), testConfig(), ses.WithEndpoint(ignored.URL),
+		ses.WithSESOptions(func(o *sesv2.Options) { o.BaseEndpoint = aws.String(used.URL) }, func(o *sesv2.Options) { o.HTTPClient = client }))
+	require.NoError(t, err)
+	_, err = c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+	require.NoError(t, err)
+	assert.Empty(t, ignored.Requests())
+	assert.Len(t, used.Requests(), 1)
+	assert.Equal(t, int64(1), viaCustomClient.Load())
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func TestDefaultCredentialChain(t *testing.T) {
 	// Not parallel: it sets environment variables.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTFAKE1")

@@ -3,7 +3,6 @@ package sesconnector_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,45 +15,14 @@ import (
 )
 
 // These tests send through the real client New builds (SigV4, JSON, HTTP) to aws-ses-v2-local,
-// the SES v2 emulator, and read what it stored. One emulator serves them all; each test sends
-// to its own recipients, so they need not clear its store.
-
-var shared struct {
-	once sync.Once
-	emu  *emulator.Emulator
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.emu != nil {
-		shared.emu.Stop()
-	}
-	os.Exit(code)
-}
-
-// startEmulator returns the shared emulator. Where it cannot start, the test fails under CI
-// (CI=true) and is skipped, loudly, on a developer's machine.
-func startEmulator(t *testing.T) *emulator.Emulator {
-	t.Helper()
-	shared.once.Do(func() {
-		shared.emu, shared.err = emulator.Start(context.Background(), `AWS_SES_ACCOUNT=`+emulatorAccount)
-	})
-	if shared.err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the SES emulator is required under CI: %v", shared.err)
-		}
-		t.Skipf("SKIPPED, NOT PASSED: the SES emulator could not start: %v\n\tRun `make test`, or `make emulator` and then go test.", shared.err)
-	}
-	return shared.emu
-}
+// the SES v2 emulator, and read what it stored. Each test starts its own emulator.
 
 // emulatorAccount is what the emulator answers GetAccount with: a sandboxed account.
 const emulatorAccount = `{"DedicatedIpAutoWarmupEnabled":false,"Details":{"AdditionalContactEmailAddresses":[],"ContactLanguage":"EN","MailType":"TRANSACTIONAL","ReviewDetails":{"CaseId":"","Status":"PENDING"},"UseCaseDescription":"","WebsiteURL":""},"EnforcementStatus":"HEALTHY","ProductionAccessEnabled":false,"SendingEnabled":true,"SendQuota":{"Max24HourSend":200,"MaxSendRate":1,"SentLast24Hours":3},"SuppressionAttributes":{"SuppressedReasons":[]}}`
 
 func emulatorConnector(t *testing.T, cfg *ses.Config) (*ses.Connector, *emulator.Emulator) {
 	t.Helper()
-	emu := startEmulator(t)
+	emu := emulator.StartForTest(t, "AWS_SES_ACCOUNT="+emulatorAccount)
 	c, err := ses.New(context.Background(), cfg, ses.WithEndpoint(emu.URL))
 	require.NoError(t, err)
 	return c, emu

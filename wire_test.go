@@ -44,15 +44,20 @@ func TestWireOptionalFields(t *testing.T) {
 	noLeaks(t)
 	optional := []string{"ConfigurationSetName", "FeedbackForwardingEmailAddress", "FeedbackForwardingEmailAddressIdentityArn", "FromEmailAddressIdentityArn", "ReplyToAddresses", "EmailTags"}
 
-	c, srv := wireConnector(t, fullConfig())
+	c, srv := wireConnector(t, fullConfig(), ses.WithTags(map[string]string{"app": "web"}))
 	_, err := c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
 	require.NoError(t, err)
 	body := srv.Requests()[0].JSON
+	simple := body["Content"].(map[string]any)["Simple"].(map[string]any)
+	assert.Equal(t, []any{map[string]any{"Name": "X-Entity-Ref-ID", "Value": "1"}}, simple["Headers"])
 	assert.Equal(t, "auth-mail", body["ConfigurationSetName"])
 	assert.Equal(t, "bounces@example.com", body["FeedbackForwardingEmailAddress"])
 	assert.Equal(t, "arn:aws:ses:us-east-1:123456789012:identity/bounces@example.com", body["FeedbackForwardingEmailAddressIdentityArn"])
 	assert.Equal(t, "arn:aws:ses:us-east-1:123456789012:identity/example.com", body["FromEmailAddressIdentityArn"])
-	assert.Equal(t, []any{map[string]any{"Name": "usageType", "Value": "SignIn"}}, body["EmailTags"])
+	assert.Equal(t, []any{
+		map[string]any{"Name": "usageType", "Value": "SignIn"},
+		map[string]any{"Name": "app", "Value": "web"},
+	}, body["EmailTags"])
 
 	c, srv = wireConnector(t, testConfig())
 	_, err = c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
@@ -62,6 +67,7 @@ func TestWireOptionalFields(t *testing.T) {
 		assert.NotContains(t, req.JSON, field)
 		assert.NotContains(t, string(req.Body), field, "absent, not \"\"")
 	}
+	assert.NotContains(t, string(req.Body), "Headers")
 	assert.Equal(t, map[string]any{
 		"Content": map[string]any{"Simple": map[string]any{
 			"Subject": map[string]any{"Charset": "UTF-8", "Data": "Sign-in code 1"},

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -200,4 +201,19 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// StartForTest starts an emulator for one test and stops it when the test ends. Where it cannot
+// start, the test fails under CI (CI=true), and is skipped, loudly, on a developer's machine.
+func StartForTest(t testing.TB, env ...string) *Emulator {
+	t.Helper()
+	e, err := Start(context.Background(), env...)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the SES emulator is required under CI: %v", err)
+		}
+		t.Skipf("SKIPPED, NOT PASSED: the SES emulator could not start: %v\n\tRun `make test`, or `make emulator` and then go test.", err)
+	}
+	t.Cleanup(e.Stop)
+	return e
 }

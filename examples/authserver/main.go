@@ -1,0 +1,70 @@
+// Command authserver is a small email-code service to start from: POST /codes sends a
+// 6-digit code through sesconnector, POST /verify checks it, once, in constant time.
+//
+//	go run ./examples/authserver -config examples/config.example.json [-addr 127.0.0.1:8080] [-endpoint URL]
+//
+//	curl -X POST localhost:8080/codes  -d '{"email":"jane@example.com","usageType":"SignIn","locale":"pt-BR"}'
+//	curl -X POST localhost:8080/verify -d '{"email":"jane@example.com","usageType":"SignIn","code":"123456"}'
+//
+// Codes live 10 minutes; an address gets at most 3 codes per 10 minutes and 5 tries per code.
+// SES throttling answers 429, a bad address or usage type 400, other send failures 502.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	ses "github.com/sesconnector/sesconnector"
+)
+
+func main() {
+	configPath := flag.String("config", "", "the connector's JSON config `file` (required)")
+	addr := flag.String("addr", "127.0.0.1:8080", "listen `address`")
+	endpoint := flag.String("endpoint", "", "send to this SES endpoint `URL`, e.g. the local emulator")
+	flag.Parse()
+	if *configPath == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*configPath, *addr, *endpoint); err != nil {
+		fmt.Fprintln(os.Stderr, "authserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath, addr, endpoint string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg, err := ses.LoadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	opts := []ses.Option{ses.WithLogger(log)}
+	if endpoint != "" {
+		opts = append(opts, ses.WithEndpoint(endpoint))
+	}
+	conn, err := ses.New(ctx, cfg, opts...)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: addr, Handler: NewServer(conn, DefaultPolicy, log).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("listening", "addr", addr)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

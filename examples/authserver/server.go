@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	ses "github.com/sesconnector/sesconnector"
+)
+
+// Sender is what the server needs of *sesconnector.Connector.
+type Sender interface {
+	SendMessage(ctx context.Context, to string, usage ses.UsageType, payload ses.Payload) (string, error)
+}
+
+// Policy is how long codes live and how often they may be asked for and tried.
+type Policy struct {
+	CodeTTL        time.Duration // a code expires this long after it was sent
+	SendsPerWindow int           // codes one address may be sent per SendWindow
+	SendWindow     time.Duration
+	MaxAttempts    int // wrong codes tried before the code is void
+}
+
+// DefaultPolicy: 10-minute codes, 3 sends per address per 10 minutes, 5 attempts.
+var DefaultPolicy = Policy{CodeTTL: 10 * time.Minute, SendsPerWindow: 3, SendWindow: 10 * time.Minute, MaxAttempts: 5}
+
+// Server issues and verifies one-time email codes. It keeps only an HMAC of each code, under a
+// key made at start, so a memory dump does not give the codes away; a real deployment keeps
+// these records in its database, with the same rules.
+type Server struct {
+	sender Sender
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+	key    [32]byte
+
+	mu      sync.Mutex
+	pending map[codeKey]*pendingCode
+	sends   map[string][]time.Time // per address, the send times within the window
+}
+
+type codeKey struct {
+	email string
+	usage ses.UsageType
+}
+
+type pendingCode struct {
+	mac      []byte
+	expires  time.Time
+	attempts int
+}
+
+// NewServer returns a server that sends codes through sender.
+func NewServer(sender Sender, policy Policy, log *slog.Logger) *Server {
+	s := &Server{sender: sender, policy: policy, now: time.Now, log: log,
+		pending: map[codeKey]*pendingCode{}, sends: map[string][]time.Time{}}
+	if _, err := rand.Read(s.key[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return s
+}
+
+// Handler routes POST /codes and POST /verify.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /codes", s.sendCode)
+	mux.HandleFunc("POST /verify", s.verify)
+	return mux
+}
+
+type codeRequest struct {
+	Email     string        `json:"email"`
+	UsageType ses.UsageType `json:"usageType"`
+	Locale    string        `json:"locale,omitempty"`
+	Code      string        `json:"code,omitempty"`
+}
+
+func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
+	var req codeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if wait, ok := s.allowSend(req.Email); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		writeError(w, http.StatusTooManyRequests, "too many codes requested for this address; try again later")
+		return
+	}
+	code, err := newCode()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "could not make a code")
+		return
+	}
+	payload := ses.Payload{"code": code}
+	if req.Locale != "" {
+		payload["locale"] = req.Locale
+	}
+	if _, err := s.sender.SendMessage(r.Context(), req.Email, req.UsageType, payload); err != nil {
+		status, msg := sendStatus(err)
+		s.log.WarnContext(r.Context(), "code not sent", "usageType", req.UsageType, "status", status)
+		writeError(w, status, msg)
+		return
+	}
+	s.mu.Lock()
+	s.pending[codeKey{req.Email, req.UsageType}] = &pendingCode{mac: s.mac(req.Email, req.UsageType, code), expires: s.now().Add(s.policy.CodeTTL)}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusAccepted, map[string]any{"sent": true, "expiresInSeconds": int(s.policy.CodeTTL.Seconds())})
+}
+
+// sendStatus maps a send error to an HTTP status and a message safe to show the caller.
+func sendStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, ses.ErrThrottled):
+		return http.StatusTooManyRequests, "the mail service is busy; try again shortly"
+	case errors.Is(err, ses.ErrInvalidParameters):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "the mail service did not answer in time"
+	default:
+		return http.StatusBadGateway, "the code could not be sent"
+	}
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	var req codeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	key := codeKey{req.Email, req.UsageType}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending[key]
+	switch {
+	case p == nil:
+		writeError(w, http.StatusUnauthorized, "no code pending for this address; request a new one")
+	case !s.now().Before(p.expires):
+		delete(s.pending, key)
+		writeError(w, http.StatusUnauthorized, "the code has expired; request a new one")
+	case !hmac.Equal(p.mac, s.mac(req.Email, req.UsageType, req.Code)): // constant time
+		p.attempts++
+		if p.attempts >= s.policy.MaxAttempts {
+			delete(s.pending, key)
+			writeError(w, http.StatusUnauthorized, "wrong code, and too many attempts; request a new one")
+			return
+		}
+		writeError(w, http.StatusUnauthorized, "wrong code")
+	default:
+		delete(s.pending, key) // a code verifies once
+		writeJSON(w, http.StatusOK, map[string]any{"verified": true})
+	}
+}
+
+// allowSend records a send to email if the address is under its limit, or says how long to wait.
+func (s *Server) allowSend(email string) (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	recent := s.sends[email][:0]
+	for _, t := range s.sends[email] {
+		if now.Sub(t) < s.policy.SendWindow {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= s.policy.SendsPerWindow {
+		s.sends[email] = recent
+		return s.policy.SendWindow - now.Sub(recent[0]), false
+	}
+	s.sends[email] = append(recent, now)
+	return 0, true
+}
+
+func (s *Server) mac(email string, usage ses.UsageType, code string) []byte {
+	m := hmac.New(sha256.New, s.key[:])
+	fmt.Fprintf(m, "%q %q %q", email, usage, code)
+	return m.Sum(nil)
+}
+
+// newCode returns six random digits from crypto/rand.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v *codeRequest) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "the body must be JSON: {\"email\", \"usageType\", \"locale\"} or {\"email\", \"usageType\", \"code\"}")
+		return false
+	}
+	if v.Email == "" || v.UsageType == "" {
+		writeError(w, http.StatusBadRequest, "email and usageType are required")
+		return false
+	}
+	return true
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/internal/emulator"
+)
+
+// fakeSender remembers the last code sent to each address, or fails with err.
+type fakeSender struct {
+	mu    sync.Mutex
+	codes map[string]string
+	err   error
+}
+
+func (f *fakeSender) SendMessage(_ context.Context, to string, _ ses.UsageType, p ses.Payload) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return "", f.err
+	}
+	if f.codes == nil {
+		f.codes = map[string]string{}
+	}
+	f.codes[to] = p["code"].(string)
+	return "msg-1", nil
+}
+
+func (f *fakeSender) code(to string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.codes[to]
+}
+
+type testServer struct {
+	*httptest.Server
+	srv   *Server
+	clock time.Time
+}
+
+func newTestServer(t *testing.T, sender Sender) *testServer {
+	ts := &testServer{clock: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	ts.srv = NewServer(sender, DefaultPolicy, slog.New(slog.DiscardHandler))
+	ts.srv.now = func() time.Time { return ts.clock }
+	ts.Server = httptest.NewServer(ts.srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func (ts *testServer) post(t *testing.T, path string, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(ts.URL+path, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(data, &out), string(data))
+	return resp.StatusCode, out
+}
+
+func codeBody(email string) string {
+	return fmt.Sprintf(`{"email":%q,"usageType":"SignIn"}`, email)
+}
+
+func verifyBody(email, code string) string {
+	return fmt.Sprintf(`{"email":%q,"usageType":"SignIn","code":%q}`, email, code)
+}
+
+func TestHappyPath(t *testing.T) {
+	sender := &fakeSender{}
+	ts := newTestServer(t, sender)
+	status, out := ts.post(t, "/codes", codeBody("jane@example.com"))
+	require.Equal(t, http.StatusAccepted, status, out)
+	assert.Equal(t, map[string]any{"sent": true, "expiresInSeconds": 600.0}, out, "the code is never in the answer")
+	code := sender.code("jane@example.com")
+	assert.Regexp(t, `^\d{6}$`, code)
+
+	status, out = ts.post(t, "/verify", verifyBody("jane@example.com", code))
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"verified": true}, out)
+}
+
+func TestWrongExpiredReused(t *testing.T) {
+	sender := &fakeSender{}
+	ts := newTestServer(t, sender)
+	ts.post(t, "/codes", codeBody("a@example.com"))
+	code := sender.code("a@example.com")
+	wrong := fmt.Sprintf("%06d", (mustAtoi(code)+1)%1_000_000)
+
+	status, out := ts.post(t, "/verify", verifyBody("a@example.com", wrong))
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "wrong code", out["error"])
+
+	status, _ = ts.post(t, "/verify", verifyBody("a@example.com", code))
+	assert.Equal(t, http.StatusOK, status, "a wrong try does not void the code")
+	status, out = ts.post(t, "/verify", verifyBody("a@example.com", code))
+	assert.Equal(t, http.StatusUnauthorized, status, "reused")
+	assert.Contains(t, out["error"], "no code pending")
+
+	ts.post(t, "/codes", codeBody("b@example.com"))
+	ts.clock = ts.clock.Add(10 * time.Minute)
+	status, out = ts.post(t, "/verify", verifyBody("b@example.com", sender.code("b@example.com")))
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Contains(t, out["error"], "expired")
+
+	ts.post(t, "/codes", codeBody("c@example.com"))
+	for range DefaultPolicy.MaxAttempts {
+		ts.post(t, "/verify", verifyBody("c@example.com", "------"))
+	}
+	status, _ = ts.post(t, "/verify", verifyBody("c@example.com", sender.code("c@example.com")))
+	assert.Equal(t, http.StatusUnauthorized, status, "void after too many attempts")
+}
+
+func mustAtoi(s string) int {
+	var n int
+	_, _ = fmt.Sscanf(s, "%d", &n)
+	return n
+}
+
+func TestTooManyRequests(t *testing.T) {
+	ts := newTestServer(t, &fakeSender{})
+	for range DefaultPolicy.SendsPerWindow {
+		status, _ := ts.post(t, "/codes", codeBody("d@example.com"))
+		require.Equal(t, http.StatusAccepted, status)
+	}
+	resp, err := http.Post(ts.URL+"/codes", "application/json", strings.NewReader(codeBody("d@example.com")))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "601", resp.Header.Get("Retry-After"))
+
+	status, _ := ts.post(t, "/codes", codeBody("other@example.com"))
+	assert.Equal(t, http.StatusAccepted, status, "limits are per address")
+	ts.clock = ts.clock.Add(DefaultPolicy.SendWindow)
+	status, _ = ts.post(t, "/codes", codeBody("d@example.com"))
+	assert.Equal(t, http.StatusAccepted, status, "the window moves on")
+}
+
+func TestSendFailures(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+	}{
+		{fmt.Errorf("%w: %w", ses.ErrThrottled, &types.TooManyRequestsException{}), http.StatusTooManyRequests},
+		{fmt.Errorf("%w: recipient is bad", ses.ErrInvalidParameters), http.StatusBadRequest},
+		{fmt.Errorf("%w: %w", ses.ErrSendFailed, &types.MessageRejected{}), http.StatusBadGateway},
+		{fmt.Errorf("%w: %w", ses.ErrSendFailed, context.DeadlineExceeded), http.StatusGatewayTimeout},
+		{errors.New("anything else"), http.StatusBadGateway},
+	}
+	for _, tc := range cases {
+		ts := newTestServer(t, &fakeSender{err: tc.err})
+		status, out := ts.post(t, "/codes", codeBody("e@example.com"))
+		assert.Equal(t, tc.status, status, tc.err.Error())
+		assert.NotEmpty(t, out["error"])
+		status, _ = ts.post(t, "/verify", verifyBody("e@example.com", "000000"))
+		assert.Equal(t, http.StatusUnauthorized, status, "no code is pending after a failed send")
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	ts := newTestServer(t, &fakeSender{})
+	for _, body := range []string{`not json`, `{}`, `{"email":"a@example.com"}`, `{"email":"a@example.com","usageType":"SignIn","extra":1}`} {
+		status, out := ts.post(t, "/codes", body)
+		assert.Equal(t, http.StatusBadRequest, status, body)
+		assert.NotEmpty(t, out["error"])
+	}
+	resp, err := http.Get(ts.URL + "/codes")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// The whole path: the real connector sends to the SES emulator, and the code read from the
+// stored email verifies.
+func TestWithEmulator(t *testing.T) {
+	emu := emulator.StartForTest(t)
+	cfg, err := ses.LoadConfig(filepath.Join("..", "config.example.json"))
+	require.NoError(t, err)
+	conn, err := ses.New(context.Background(), cfg, ses.WithEndpoint(emu.URL))
+	require.NoError(t, err)
+	ts := newTestServer(t, conn)
+
+	status, _ := ts.post(t, "/codes", `{"email":"jane@example.com","usageType":"SignIn","locale":"pt-BR"}`)
+	require.Equal(t, http.StatusAccepted, status)
+	emails, err := emu.Emails()
+	require.NoError(t, err)
+	require.Len(t, emails, 1)
+	m := regexp.MustCompile(`Seu código de acesso Acme é (\d{6})$`).FindStringSubmatch(emails[0].Subject)
+	require.NotNil(t, m, emails[0].Subject)
+
+	status, _ = ts.post(t, "/verify", verifyBody("jane@example.com", m[1]))
+	assert.Equal(t, http.StatusOK, status)
+
+	status, out := ts.post(t, "/codes", `{"email":"Jane <jane@example.com>","usageType":"SignIn"}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, out["error"], "must be one bare address")
+}
