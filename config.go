@@ -440,17 +440,25 @@ func isASCII(s string) bool {
 	return true
 }
 
+// validDomain reports whether d is a dotted name of letters, digits and hyphens, as SES takes
+// it (an internationalized domain in its punycode form).
 func validDomain(d string) bool {
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
+	if len(d) > maxDomain {
 		return false
 	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || strings.ContainsAny(l, "[]\\ \"") {
+	labels := 0
+	for label := range strings.SplitSeq(d, ".") {
+		labels++
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
 	}
-	return true
+	return labels >= 2
 }
 
 // formatMailbox is how an address goes on the wire: the bare address, or the display name

@@ -40,26 +40,27 @@ type request struct {
 	text    types.Content
 	charset string
 	fixed   sender
+	r       rendered
 }
 
 // compose builds the SendEmailInput for one message of usage, rendered from ct. Empty optional
 // fields stay nil: SES reads "" as a value, not as absent.
 func (s *sender) compose(to string, usage UsageType, ct *compiledTemplate, r rendered) *sesv2.SendEmailInput {
-	q := &request{charset: charsetUTF8, fixed: *s}
+	q := &request{charset: charsetUTF8, fixed: *s, r: r}
 	q.to[0] = to
 	q.dest.ToAddresses = q.to[:]
-	q.subject = types.Content{Data: &r.subject, Charset: &q.charset}
+	q.subject = types.Content{Data: &q.r.subject, Charset: &q.charset}
 	q.message.Subject = &q.subject
 	if ct.html != nil {
-		q.html = types.Content{Data: &r.html, Charset: &q.charset}
+		q.html = types.Content{Data: &q.r.html, Charset: &q.charset}
 		q.body.Html = &q.html
 	}
 	if ct.text != nil {
-		q.text = types.Content{Data: &r.text, Charset: &q.charset}
+		q.text = types.Content{Data: &q.r.text, Charset: &q.charset}
 		q.body.Text = &q.text
 	}
 	q.message.Body = &q.body
-	q.message.Headers = r.headers
+	q.message.Headers = q.r.headers
 	q.content.Simple = &q.message
 
 	f := &q.fixed
@@ -114,6 +115,9 @@ func checkRecipient(to string) error {
 	if to == "" {
 		return fmt.Errorf("%w: the recipient is empty", ErrInvalidParameters)
 	}
+	if isPlainAddress(to) {
+		return nil // the common case, decided without net/mail's allocations
+	}
 	a, err := parseMailbox(to)
 	if err != nil {
 		return fmt.Errorf("%w: recipient %q is not an email address: %v", ErrInvalidParameters, to, err)
@@ -122,6 +126,31 @@ func checkRecipient(to string) error {
 		return fmt.Errorf("%w: recipient %q must be one bare address such as user@example.com, without a display name, brackets or spaces", ErrInvalidParameters, to)
 	}
 	return nil
+}
+
+// isPlainAddress reports whether s is a dot-atom local part, "@", and a dotted domain name of
+// letters, digits and hyphens, within the length limits: an address that net/mail and
+// checkAddrSpec accept as it is. Anything else (quoted local parts, say) takes the full parser.
+func isPlainAddress(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || at > maxLocal || len(s) > maxAddress || !validDomain(s[at+1:]) {
+		return false
+	}
+	local := s[:at]
+	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; !isAtext(c) && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAtext reports whether c may stand in an RFC 5322 atom.
+func isAtext(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
 // throttlingCodes are the SES error codes that mean "slow down".

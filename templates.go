@@ -20,8 +20,32 @@ type Payload map[string]any
 // characters and dots, as in Logto's replaceSendMessageHandlebars.
 var placeholderPattern = regexp.MustCompile(`\{\{\s*([\w.]+)\s*\}\}|<<\s*([\w.]+)\s*>>`)
 
-// htmlEscaper escapes what html.EscapeString escapes, writing straight into a builder.
-var htmlEscaper = strings.NewReplacer(`&`, "&amp;", `'`, "&#39;", `<`, "&lt;", `>`, "&gt;", `"`, "&#34;")
+// writeEscaped writes s to b escaped as html.EscapeString escapes it, without the allocations
+// of a temporary string or of b escaping to the heap through an io.Writer.
+func writeEscaped(b *strings.Builder, s string) {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '\'':
+			esc = "&#39;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '"':
+			esc = "&#34;"
+		default:
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(esc)
+		last = i + 1
+	}
+	b.WriteString(s[last:])
+}
 
 // text is a template string parsed once: literal runs, each followed by a placeholder or not.
 type text struct {
@@ -73,7 +97,7 @@ func (t *text) render(p Payload, escapeHTML bool) (string, error) {
 			return "", fmt.Errorf("%w: placeholder %s in %s: %s", ErrInvalidParameters, s.raw, t.where, err)
 		}
 		if escapeHTML {
-			htmlEscaper.WriteString(&b, v)
+			writeEscaped(&b, v)
 		} else {
 			b.WriteString(v)
 		}
