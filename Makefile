@@ -6,7 +6,7 @@ FUZZTIME ?= 4s
 EMULATOR := internal/emulator/node_modules/.package-lock.json
 GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 
-.PHONY: demo test emulator fmt-check vet unit fuzz bench
+.PHONY: demo test emulator fmt-check vet unit fuzz bench perf
 
 demo: $(EMULATOR)
 	$(GO) run ./internal/cmd/demo
@@ -37,3 +37,11 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem .
+
+# The README's Performance table: the connector, the raw SDK and Logto's connector, side by side.
+LOGTO := internal/cmd/sesbench/logto/node_modules/.package-lock.json
+perf: $(LOGTO)
+	$(GO) run ./internal/cmd/sesbench -logto
+
+$(LOGTO): internal/cmd/sesbench/logto/package.json internal/cmd/sesbench/logto/package-lock.json
+	npm ci --prefix internal/cmd/sesbench/logto --no-audit --no-fund

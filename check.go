@@ -43,6 +43,9 @@ type Report struct {
 // (no credentials, no network, a client without CheckAPI); it matches ErrSendFailed, or
 // ErrInvalidConfig for the client.
 func (c *Connector) Check(ctx context.Context) (*Report, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	api, ok := c.client.(CheckAPI)
 	if !ok {
 		return nil, fmt.Errorf("%w: the client given to WithClient does not implement CheckAPI (GetAccount, GetEmailIdentity, GetConfigurationSet)", ErrInvalidConfig)

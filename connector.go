@@ -148,6 +148,9 @@ type Connector struct {
 // region. Every problem is reported at once, in an error matching ErrInvalidConfig. New makes
 // no network call; credentials from the chain are fetched at the first send.
 func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: nil Context; pass context.Background()", ErrInvalidConfig)
+	}
 	var o options
 	for _, opt := range opts {
 		if opt != nil {
@@ -220,6 +223,9 @@ func newSESClient(ctx context.Context, cfg *Config, o *options) (*sesv2.Client, 
 // recipient. It returns SES's MessageId. A bad recipient, usage type or payload is an
 // ErrInvalidParameters and nothing is sent.
 func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType, payload Payload) (string, error) {
+	if ctx == nil {
+		return "", errNilContext
+	}
 	start := time.Now()
 	in, err := c.Compose(ctx, to, usage, payload)
 	if err == nil {
@@ -237,6 +243,9 @@ func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType,
 // Compose returns exactly what SendMessage would send, sending nothing: for dry runs, previews
 // and tests.
 func (c *Connector) Compose(ctx context.Context, to string, usage UsageType, payload Payload) (*sesv2.SendEmailInput, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if err := checkRecipient(to); err != nil {
 		return nil, err
 	}
@@ -260,6 +269,9 @@ func (c *Connector) Compose(ctx context.Context, to string, usage UsageType, pay
 
 // SendTest sends the Generic template with the code "000000", as Logto's "Test" button does.
 func (c *Connector) SendTest(ctx context.Context, to string) (string, error) {
+	if ctx == nil {
+		return "", errNilContext
+	}
 	start := time.Now()
 	err := checkRecipient(to)
 	if err == nil {
@@ -275,6 +287,8 @@ func (c *Connector) SendTest(ctx context.Context, to string) (string, error) {
 	c.logFailed(ctx, start, to, UsageGeneric, err)
 	return "", err
 }
+
+var errNilContext = fmt.Errorf("%w: nil Context; pass context.Background()", ErrInvalidParameters)
 
 // template chooses the template: the lookup's, then the config's chain for usage and Generic.
 func (c *Connector) template(ctx context.Context, usage UsageType, locale string) (*compiledTemplate, error) {

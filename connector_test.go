@@ -326,3 +326,20 @@ func TestConcurrentSends(t *testing.T) {
 		}
 	}
 }
+
+func TestNilContext(t *testing.T) {
+	t.Parallel()
+	var nilCtx context.Context // a caller's bug, answered with an error rather than a panic
+	_, err := ses.New(nilCtx, testConfig())
+	require.ErrorIs(t, err, ses.ErrInvalidConfig)
+	c, m := newConnector(t, testConfig(), ses.WithLogger(slog.New(slog.DiscardHandler)))
+	_, err = c.SendMessage(nilCtx, "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+	require.ErrorIs(t, err, ses.ErrInvalidParameters)
+	_, err = c.Compose(nilCtx, "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+	require.ErrorIs(t, err, ses.ErrInvalidParameters)
+	_, err = c.SendTest(nilCtx, "user@example.com")
+	require.ErrorIs(t, err, ses.ErrInvalidParameters)
+	_, err = c.Check(nilCtx)
+	require.ErrorIs(t, err, ses.ErrInvalidParameters)
+	assert.Empty(t, m.Calls())
+}

@@ -1,0 +1,386 @@
+// Command sesbench measures sesconnector side by side with the raw aws-sdk-go-v2 sesv2 client
+// and, with -logto, Logto's own connector on Node.js, all sending SignIn codes to one loopback
+// SES sink.
+//
+//	go run ./internal/cmd/sesbench [-rounds 3] [-duration 3s] [-logto]
+//
+// The sink and every measured run are processes of their own, so that each run's CPU time,
+// allocations and peak memory are its alone. Runs are interleaved (A B A B ...) so that a noisy
+// neighbour hurts all variants alike, and the table shows each variant's median round. Every run
+// is verified: the sink must have received exactly the sends the run counted, each with its code
+// rendered. -logto needs `npm ci --prefix internal/cmd/sesbench/logto`.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/internal/sessink"
+)
+
+// result is one measured run, as a worker prints it.
+type result struct {
+	Sends     int64   `json:"sends"`
+	Seconds   float64 `json:"seconds"`
+	P50Micros float64 `json:"p50Micros"`
+	P99Micros float64 `json:"p99Micros"`
+	CPUMicros float64 `json:"cpuMicros"`
+	Allocs    int64   `json:"allocs"` // -1 where not measured (Node.js)
+	MaxRSSKiB int64   `json:"maxRSSKiB"`
+	CodeSum   int64   `json:"codeSum"`
+}
+
+func (r result) perSecond() float64   { return float64(r.Sends) / r.Seconds }
+func (r result) cpuPerSend() float64  { return r.CPUMicros / float64(r.Sends) }
+func (r result) allocPerSend() string { return perSend(r.Allocs, r.Sends) }
+
+func perSend(allocs, sends int64) string {
+	if allocs < 0 {
+		return "n/a"
+	}
+	return strconv.FormatInt(allocs/sends, 10)
+}
+
+func main() {
+	role := flag.String("role", "", "internal: sink or worker")
+	variant := flag.String("variant", "", "internal: connector, raw")
+	endpoint := flag.String("endpoint", "", "internal: the sink's URL")
+	concurrency := flag.Int("concurrency", 1, "internal: sends in flight")
+	codeStart := flag.Int64("code-start", 100000, "internal: the first code")
+	rounds := flag.Int("rounds", 3, "measured rounds of every variant and concurrency")
+	duration := flag.Duration("duration", 3*time.Second, "length of one measured run")
+	logto := flag.Bool("logto", false, "also run Logto's connector (Node.js)")
+	flag.Parse()
+
+	var err error
+	switch *role {
+	case "sink":
+		err = serveSink()
+	case "worker":
+		err = work(*variant, *endpoint, *concurrency, *duration, *codeStart)
+	default:
+		err = compare(*rounds, *duration, *logto)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sesbench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveSink runs the SES sink on a free loopback port and prints its URL.
+func serveSink() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("http://%s\n", l.Addr())
+	return http.Serve(l, &sessink.Handler{})
+}
+
+// benchConfig is the config of every Go run: a SignIn template with a code, as in bench_test.go.
+const benchConfig = `{
+	"accessKeyId": "AKIAIOSFODNN7EXAMPLE", "accessKeySecret": "fake-secret-for-benchmarks",
+	"region": "us-east-1", "emailAddress": "Acme <noreply@acme.example>",
+	"templates": [
+		{"usageType": "SignIn", "subject": "Your Acme sign-in code is {{code}}",
+		 "content": "<p>Your Acme sign-in verification code is <b>{{code}}</b>. It expires in 10 minutes.</p>"},
+		{"usageType": "Generic", "subject": "Your Acme code is {{code}}", "content": "<p>{{code}}</p>"}
+	]
+}`
+
+// work is one measured run in this process: warm up, reset the sink, send for d, report.
+func work(variant, endpoint string, concurrency int, d time.Duration, codeStart int64) error {
+	ctx := context.Background()
+	send, err := sender(ctx, variant, endpoint)
+	if err != nil {
+		return err
+	}
+	var next atomic.Int64
+	next.Store(codeStart)
+	run := func(d time.Duration, record func(code int64, took time.Duration)) error {
+		deadline := time.Now().Add(d)
+		var wg sync.WaitGroup
+		errs := make(chan error, concurrency)
+		for range concurrency {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					code := next.Add(1)
+					start := time.Now()
+					if err := send(ctx, code); err != nil {
+						errs <- err
+						return
+					}
+					record(code, time.Since(start))
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
+	if err := run(300*time.Millisecond, func(int64, time.Duration) {}); err != nil {
+		return err
+	}
+	if resp, err := http.Get(endpoint + "/reset"); err != nil {
+		return err
+	} else {
+		resp.Body.Close()
+	}
+
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var codeSum int64
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
+	cpu0 := cpuMicros()
+	t0 := time.Now()
+	err = run(d, func(code int64, took time.Duration) {
+		mu.Lock()
+		latencies = append(latencies, took)
+		codeSum += code
+		mu.Unlock()
+	})
+	seconds := time.Since(t0).Seconds()
+	cpu := cpuMicros() - cpu0
+	runtime.ReadMemStats(&mem1)
+	if err != nil {
+		return err
+	}
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Microseconds())
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return json.NewEncoder(os.Stdout).Encode(result{
+		Sends: int64(len(latencies)), Seconds: seconds, P50Micros: pct(0.5), P99Micros: pct(0.99),
+		CPUMicros: cpu, Allocs: int64(mem1.Mallocs - mem0.Mallocs), MaxRSSKiB: ru.Maxrss, CodeSum: codeSum,
+	})
+}
+
+// sender returns the send function of a variant: the connector, or the raw sesv2 client with
+// the same settings and an equivalent request.
+func sender(ctx context.Context, variant, endpoint string) (func(context.Context, int64) error, error) {
+	cfg, err := ses.ParseConfig([]byte(benchConfig))
+	if err != nil {
+		return nil, err
+	}
+	switch variant {
+	case "connector":
+		c, err := ses.New(ctx, cfg, ses.WithEndpoint(endpoint))
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, code int64) error {
+			_, err := c.SendMessage(ctx, "user@example.com", ses.UsageSignIn, ses.Payload{"code": strconv.FormatInt(code, 10)})
+			return err
+		}, nil
+	case "raw":
+		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region),
+			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.AccessKeySecret, "")))
+		if err != nil {
+			return nil, err
+		}
+		client := sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+		return func(ctx context.Context, code int64) error {
+			c := strconv.FormatInt(code, 10)
+			_, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
+				FromEmailAddress: aws.String(`"Acme" <noreply@acme.example>`),
+				Destination:      &types.Destination{ToAddresses: []string{"user@example.com"}},
+				Content: &types.EmailContent{Simple: &types.Message{
+					Subject: &types.Content{Data: aws.String("Your Acme sign-in code is " + c), Charset: aws.String("UTF-8")},
+					Body: &types.Body{Html: &types.Content{
+						Data:    aws.String("<p>Your Acme sign-in verification code is <b>" + c + "</b>. It expires in 10 minutes.</p>"),
+						Charset: aws.String("UTF-8"),
+					}},
+				}},
+			})
+			return err
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown variant %q", variant)
+}
+
+func cpuMicros() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e3
+}
+
+// compare is the parent: it starts the sink, runs every variant interleaved, and prints the table.
+func compare(rounds int, d time.Duration, logto bool) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	sink := exec.Command(self, "-role", "sink")
+	out, err := sink.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := sink.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = sink.Process.Kill()
+		_ = sink.Wait()
+	}()
+	url, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("the sink did not start: %w", err)
+	}
+	url = strings.TrimSpace(url)
+
+	variants := []string{"connector", "raw"}
+	if logto {
+		variants = append(variants, "logto")
+	}
+	type key struct {
+		variant     string
+		concurrency int
+	}
+	results := map[key][]result{}
+	code := int64(100000)
+	for round := 1; round <= rounds; round++ {
+		for _, concurrency := range []int{1, 16} {
+			for _, v := range variants {
+				r, err := measure(self, v, url, concurrency, d, code)
+				if err != nil {
+					return fmt.Errorf("%s at %d in flight: %w", v, concurrency, err)
+				}
+				if err := verify(url, r); err != nil {
+					return fmt.Errorf("%s at %d in flight: %w", v, concurrency, err)
+				}
+				fmt.Fprintf(os.Stderr, "round %d: %-9s %2d in flight: %7.0f sends/s\n", round, v, concurrency, r.perSecond())
+				results[key{v, concurrency}] = append(results[key{v, concurrency}], r)
+				code += r.Sends + 1_000_000 // warm-up codes never overlap measured ones
+			}
+		}
+	}
+
+	fmt.Printf("\n%d rounds of %v per variant, interleaved; median round shown. %d cores, %s, %s.\n\n",
+		rounds, d, runtime.NumCPU(), runtime.Version(), nodeVersion(logto))
+	fmt.Println("| variant | in flight | sends/s | p50 | p99 | CPU per send | allocs per send | peak RSS |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, concurrency := range []int{1, 16} {
+		for _, v := range variants {
+			rs := slices.Clone(results[key{v, concurrency}])
+			slices.SortFunc(rs, func(a, b result) int { return int(a.perSecond() - b.perSecond()) })
+			m := rs[len(rs)/2]
+			fmt.Printf("| %s | %d | %.0f | %.2f ms | %.2f ms | %.0f µs | %s | %.0f MiB |\n", v, concurrency, m.perSecond(),
+				m.P50Micros/1000, m.P99Micros/1000, m.cpuPerSend(), m.allocPerSend(), float64(m.MaxRSSKiB)/1024)
+		}
+	}
+	// Ratios pair the runs of one round, which ran back to back, and take the median round.
+	ratio := func(a, b string, concurrency int, f func(x, y result) float64) string {
+		xs, ys := results[key{a, concurrency}], results[key{b, concurrency}]
+		rs := make([]float64, len(xs))
+		for i := range xs {
+			rs[i] = f(xs[i], ys[i])
+		}
+		slices.Sort(rs)
+		return fmt.Sprintf("%.3f (rounds: %.3f to %.3f)", rs[len(rs)/2], rs[0], rs[len(rs)-1])
+	}
+	throughput := func(x, y result) float64 { return x.perSecond() / y.perSecond() }
+	fmt.Println()
+	for _, concurrency := range []int{1, 16} {
+		fmt.Printf("connector / raw SDK throughput at %d in flight: %s\n", concurrency, ratio("connector", "raw", concurrency, throughput))
+	}
+	if logto {
+		fmt.Printf("connector / Logto throughput at 16 in flight: %s\n", ratio("connector", "logto", 16, throughput))
+		fmt.Printf("Logto / connector CPU per send at 16 in flight: %s\n", ratio("logto", "connector", 16,
+			func(x, y result) float64 { return x.cpuPerSend() / y.cpuPerSend() }))
+		fmt.Printf("connector / Logto peak RSS at 16 in flight: %s\n", ratio("connector", "logto", 16,
+			func(x, y result) float64 { return float64(x.MaxRSSKiB) / float64(y.MaxRSSKiB) }))
+	}
+	return nil
+}
+
+// measure runs one variant in a process of its own and returns its result.
+func measure(self, variant, url string, concurrency int, d time.Duration, codeStart int64) (result, error) {
+	var cmd *exec.Cmd
+	if variant == "logto" {
+		script := filepath.Join(sourceDir(), "logto", "bench.mjs")
+		cmd = exec.Command("node", script, strconv.Itoa(concurrency), strconv.FormatInt(d.Milliseconds(), 10), strconv.FormatInt(codeStart, 10))
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_SESV2="+url)
+	} else {
+		cmd = exec.Command(self, "-role", "worker", "-variant", variant, "-endpoint", url,
+			"-concurrency", strconv.Itoa(concurrency), "-duration", d.String(), "-code-start", strconv.FormatInt(codeStart, 10))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	var r result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return result{}, fmt.Errorf("reading the run's result %q: %w", stdout.String(), err)
+	}
+	if r.Sends == 0 {
+		return result{}, fmt.Errorf("no send completed")
+	}
+	return r, nil
+}
+
+// verify checks that the sink received exactly the run's sends, each with its code rendered.
+func verify(url string, r result) error {
+	resp, err := http.Get(url + "/stats")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var st sessink.Stats
+	if err := json.Unmarshal(body, &st); err != nil {
+		return err
+	}
+	if st.Requests != r.Sends || st.Rendered != r.Sends || st.CodeSum != r.CodeSum {
+		return fmt.Errorf("the sink saw %d requests, %d with a rendered code, code sum %d; the run sent %d, code sum %d",
+			st.Requests, st.Rendered, st.CodeSum, r.Sends, r.CodeSum)
+	}
+	return nil
+}
+
+func sourceDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+func nodeVersion(logto bool) string {
+	if !logto {
+		return "Logto's connector not run"
+	}
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return "node: " + err.Error()
+	}
+	return "Node.js " + strings.TrimSpace(string(out))
+}
