@@ -2,7 +2,7 @@
 // and, with -logto, Logto's own connector on Node.js, all sending SignIn codes to one loopback
 // SES sink.
 //
-//	go run ./internal/cmd/sesbench [-rounds 3] [-duration 3s] [-logto]
+//	go run ./internal/cmd/sesbench [-rounds 5] [-duration 3s] [-logto]
 //
 // The sink and every measured run are processes of their own, so that each run's CPU time,
 // allocations and peak memory are its alone. Runs are interleaved (A B A B ...) so that a noisy
@@ -72,7 +72,7 @@ func main() {
 	endpoint := flag.String("endpoint", "", "internal: the sink's URL")
 	concurrency := flag.Int("concurrency", 1, "internal: sends in flight")
 	codeStart := flag.Int64("code-start", 100000, "internal: the first code")
-	rounds := flag.Int("rounds", 3, "measured rounds of every variant and concurrency")
+	rounds := flag.Int("rounds", 5, "measured rounds of every variant and concurrency")
 	duration := flag.Duration("duration", 3*time.Second, "length of one measured run")
 	logto := flag.Bool("logto", false, "also run Logto's connector (Node.js)")
 	flag.Parse()
