@@ -9,10 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -26,16 +23,11 @@ import (
 // Logto's connector) in separate processes.
 
 func benchConfig() *ses.Config {
-	return &ses.Config{
-		AccessKeyID:     "AKIAIOSFODNN7EXAMPLE",
-		AccessKeySecret: fakeSecret,
-		Region:          "us-east-1",
-		EmailAddress:    "Acme <noreply@acme.example>",
-		Templates: []ses.Template{
-			{UsageType: ses.UsageSignIn, Subject: "Your Acme sign-in code is {{code}}", Content: "<p>Your Acme sign-in verification code is <b>{{code}}</b>. It expires in 10 minutes.</p>"},
-			{UsageType: ses.UsageGeneric, Subject: "Your Acme code is {{code}}", Content: "<p>Your Acme verification code is <b>{{code}}</b>.</p>"},
-		},
+	cfg, err := ses.ParseConfig([]byte(sessink.ConfigJSON))
+	if err != nil {
+		panic(err)
 	}
+	return cfg
 }
 
 func BenchmarkCompose(b *testing.B) {
@@ -69,28 +61,10 @@ func startSink(b *testing.B) (*sessink.Handler, string) {
 	return h, srv.URL
 }
 
-// rawClient builds the sesv2 client as New does: the default config loader, static keys.
 func rawClient(b *testing.B, endpoint string) *sesv2.Client {
-	cfg := benchConfig()
-	awsCfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(cfg.Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.AccessKeySecret, "")))
+	client, err := sessink.RawClient(context.Background(), endpoint)
 	require.NoError(b, err)
-	return sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-}
-
-// rawInput is what a team writes by hand for the same message.
-func rawInput(code string) *sesv2.SendEmailInput {
-	return &sesv2.SendEmailInput{
-		FromEmailAddress: aws.String(`"Acme" <noreply@acme.example>`),
-		Destination:      &types.Destination{ToAddresses: []string{"user@example.com"}},
-		Content: &types.EmailContent{Simple: &types.Message{
-			Subject: &types.Content{Data: aws.String("Your Acme sign-in code is " + code), Charset: aws.String("UTF-8")},
-			Body: &types.Body{Html: &types.Content{
-				Data:    aws.String("<p>Your Acme sign-in verification code is <b>" + code + "</b>. It expires in 10 minutes.</p>"),
-				Charset: aws.String("UTF-8"),
-			}},
-		}},
-	}
+	return client
 }
 
 // verifySink checks that every send arrived with its code rendered.
@@ -125,7 +99,7 @@ func BenchmarkRawSDK(b *testing.B) {
 	var n int64
 	for b.Loop() {
 		n++
-		if _, err := client.SendEmail(ctx, rawInput(strconv.FormatInt(100000+n, 10))); err != nil {
+		if _, err := client.SendEmail(ctx, sessink.RawInput(strconv.FormatInt(100000+n, 10))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -161,7 +135,7 @@ func BenchmarkRawSDKParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := client.SendEmail(ctx, rawInput(strconv.FormatInt(100000+n.Add(1), 10))); err != nil {
+			if _, err := client.SendEmail(ctx, sessink.RawInput(strconv.FormatInt(100000+n.Add(1), 10))); err != nil {
 				b.Error(err)
 				return
 			}

@@ -33,12 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-
 	ses "github.com/sesconnector/sesconnector"
 	"github.com/sesconnector/sesconnector/internal/sessink"
 )
@@ -101,17 +95,6 @@ func serveSink() error {
 	fmt.Printf("http://%s\n", l.Addr())
 	return http.Serve(l, &sessink.Handler{})
 }
-
-// benchConfig is the config of every Go run: a SignIn template with a code, as in bench_test.go.
-const benchConfig = `{
-	"accessKeyId": "AKIAIOSFODNN7EXAMPLE", "accessKeySecret": "fake-secret-for-benchmarks",
-	"region": "us-east-1", "emailAddress": "Acme <noreply@acme.example>",
-	"templates": [
-		{"usageType": "SignIn", "subject": "Your Acme sign-in code is {{code}}",
-		 "content": "<p>Your Acme sign-in verification code is <b>{{code}}</b>. It expires in 10 minutes.</p>"},
-		{"usageType": "Generic", "subject": "Your Acme code is {{code}}", "content": "<p>{{code}}</p>"}
-	]
-}`
 
 // work is one measured run in this process: warm up, reset the sink, send for d, report.
 func work(variant, endpoint string, concurrency int, d time.Duration, codeStart int64) error {
@@ -186,7 +169,7 @@ func work(variant, endpoint string, concurrency int, d time.Duration, codeStart 
 // sender returns the send function of a variant: the connector, or the raw sesv2 client with
 // the same settings and an equivalent request.
 func sender(ctx context.Context, variant, endpoint string) (func(context.Context, int64) error, error) {
-	cfg, err := ses.ParseConfig([]byte(benchConfig))
+	cfg, err := ses.ParseConfig([]byte(sessink.ConfigJSON))
 	if err != nil {
 		return nil, err
 	}
@@ -201,25 +184,12 @@ func sender(ctx context.Context, variant, endpoint string) (func(context.Context
 			return err
 		}, nil
 	case "raw":
-		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region),
-			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.AccessKeySecret, "")))
+		client, err := sessink.RawClient(ctx, endpoint)
 		if err != nil {
 			return nil, err
 		}
-		client := sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
 		return func(ctx context.Context, code int64) error {
-			c := strconv.FormatInt(code, 10)
-			_, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
-				FromEmailAddress: aws.String(`"Acme" <noreply@acme.example>`),
-				Destination:      &types.Destination{ToAddresses: []string{"user@example.com"}},
-				Content: &types.EmailContent{Simple: &types.Message{
-					Subject: &types.Content{Data: aws.String("Your Acme sign-in code is " + c), Charset: aws.String("UTF-8")},
-					Body: &types.Body{Html: &types.Content{
-						Data:    aws.String("<p>Your Acme sign-in verification code is <b>" + c + "</b>. It expires in 10 minutes.</p>"),
-						Charset: aws.String("UTF-8"),
-					}},
-				}},
-			})
+			_, err := client.SendEmail(ctx, sessink.RawInput(strconv.FormatInt(code, 10)))
 			return err
 		}, nil
 	}
