@@ -163,6 +163,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		ps = verr.Problems
 	}
 	ps = append(ps, o.problems...)
+	if o.client != nil && (o.endpoint != "" || o.retryMaxAttempts != 0 || len(o.sesOptions) > 0) {
+		ps.add("WithClient", "WithEndpoint, WithRetryMaxAttempts and WithSESOptions set up the client New builds, and would be ignored; set them on your own client instead")
+	}
 	if err := ps.err(); err != nil {
 		return nil, err
 	}

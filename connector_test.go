@@ -134,6 +134,13 @@ func TestNewRefusesInvalidConfigAndOptions(t *testing.T) {
 	require.ErrorIs(t, err, ses.ErrInvalidConfig)
 }
 
+func TestNewRefusesClientOptionsBesideWithClient(t *testing.T) {
+	t.Parallel()
+	_, err := ses.New(context.Background(), testConfig(), ses.WithClient(&mockSES{}), ses.WithRetryMaxAttempts(5))
+	require.ErrorIs(t, err, ses.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "WithClient: WithEndpoint, WithRetryMaxAttempts and WithSESOptions set up the client New builds, and would be ignored")
+}
+
 func TestNewCopiesConfig(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()

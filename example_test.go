@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	ses "github.com/sesconnector/sesconnector"
 )
@@ -105,4 +106,43 @@ func ExampleConnector_SendMessage() {
 	// 0100018c-example <nil>
 	// true sesconnector: invalid parameters: placeholder {{name}} in content: the payload has no "name"
 	// true sesconnector: invalid parameters: recipient "Bob <bob@example.com>" must be one bare address such as user@example.com, without a display name, brackets or spaces
+}
+
+// sandboxSES answers Check's calls as SES does for a new account: in the sandbox, with the From
+// address's domain verified.
+type sandboxSES struct{ printSES }
+
+func (sandboxSES) GetAccount(context.Context, *sesv2.GetAccountInput, ...func(*sesv2.Options)) (*sesv2.GetAccountOutput, error) {
+	return &sesv2.GetAccountOutput{SendingEnabled: true, SendQuota: &types.SendQuota{MaxSendRate: 1, Max24HourSend: 200}}, nil
+}
+
+func (sandboxSES) GetEmailIdentity(_ context.Context, in *sesv2.GetEmailIdentityInput, _ ...func(*sesv2.Options)) (*sesv2.GetEmailIdentityOutput, error) {
+	if *in.EmailIdentity == "acme.example" {
+		return &sesv2.GetEmailIdentityOutput{IdentityType: types.IdentityTypeDomain, VerifiedForSendingStatus: true}, nil
+	}
+	return nil, &types.NotFoundException{Message: aws.String("not found")}
+}
+
+func (sandboxSES) GetConfigurationSet(context.Context, *sesv2.GetConfigurationSetInput, ...func(*sesv2.Options)) (*sesv2.GetConfigurationSetOutput, error) {
+	return &sesv2.GetConfigurationSetOutput{}, nil
+}
+
+// Check tells, before the first code is lost, what stands between the config and a delivered
+// email. With New's own client it asks SES; here a stand-in answers as a new account would.
+func ExampleConnector_Check() {
+	c, err := ses.New(context.Background(), exampleConfig(), ses.WithClient(sandboxSES{}))
+	if err != nil {
+		panic(err)
+	}
+	r, err := c.Check(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(r.Identity, r.IdentityVerified, r.MaxSendRate)
+	for _, p := range r.Problems {
+		fmt.Println(p)
+	}
+	// Output:
+	// acme.example true 1
+	// the account is in the SES sandbox in eu-west-1: only verified recipients receive mail; request production access (SES console, Account dashboard)
 }
