@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -56,13 +56,13 @@ func WithClient(api SESAPI) Option {
 
 // WithEndpoint sends to this endpoint URL instead of SES's regional one: a VPC endpoint, a FIPS
 // endpoint, or a local emulator such as "http://127.0.0.1:8005".
-func WithEndpoint(endpoint string) Option {
+func WithEndpoint(url string) Option {
 	return func(o *options) {
-		u, err := url.Parse(endpoint)
+		u, err := neturl.Parse(url)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			o.problems.add("WithEndpoint", fmt.Sprintf("%q is not an http or https URL such as \"https://email.us-east-1.amazonaws.com\"", endpoint))
+			o.problems.add("WithEndpoint", fmt.Sprintf("%q is not an http or https URL such as \"https://email.us-east-1.amazonaws.com\"", url))
 		}
-		o.endpoint = endpoint
+		o.endpoint = url
 	}
 }
 
