@@ -227,7 +227,8 @@ func (ct *compiledTemplate) render(p Payload) (r rendered, err error) {
 			if hasCRLF(v) {
 				return r, fmt.Errorf("%w: the rendered header %s contains CR or LF; check the payload values it uses", ErrInvalidParameters, h.name)
 			}
-			r.headers[i] = types.MessageHeader{Name: &ct.headers[i].name, Value: &v}
+			name := h.name // a copy: the request must not point into the shared template
+			r.headers[i] = types.MessageHeader{Name: &name, Value: &v}
 		}
 	}
 	return r, nil

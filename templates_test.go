@@ -247,3 +247,16 @@ func TestComposeReturnsIndependentRequests(t *testing.T) {
 	assert.Equal(t, "UTF-8", *b.Content.Simple.Subject.Charset)
 	assert.Equal(t, []string{"b@example.com"}, b.Destination.ToAddresses)
 }
+
+func TestComposedHeadersAreIndependent(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Templates[2].Headers = map[string]string{"X-Entity-Ref-ID": "{{code}}"}
+	c, _ := newConnector(t, cfg)
+	a, err := c.Compose(context.Background(), "user@example.com", ses.UsageGeneric, ses.Payload{"code": "1"})
+	require.NoError(t, err)
+	*a.Content.Simple.Headers[0].Name = "X-Mutated"
+	b, err := c.Compose(context.Background(), "user@example.com", ses.UsageGeneric, ses.Payload{"code": "2"})
+	require.NoError(t, err)
+	assert.Equal(t, "X-Entity-Ref-ID", *b.Content.Simple.Headers[0].Name)
+}
