@@ -31,9 +31,16 @@ type Report struct {
 	SentLast24Hours       float64
 	Identity              string // the identity checked (From address, its domain, or the identity ARN)
 	IdentityVerified      bool
+	ConfigurationSet      string   // the configuration set checked; "" when none is configured
 	ConfigurationSetFound bool     // true as well when none is configured
 	Problems              []string // each says what is wrong and what to do about it
 	Notes                 []string // what Check could not check, and why; not problems
+
+	// What SES answered: where a step got no answer (access denied, say), its fields above
+	// are unknown rather than false or zero, and Problems says why.
+	AccountRead          bool // ProductionAccess, SendingEnabled and the quota were read
+	IdentityRead         bool // IdentityVerified was read
+	ConfigurationSetRead bool // ConfigurationSetFound was read (false when none is configured)
 }
 
 // Check asks SES, without sending, whether this connector can send: whether the account is out
@@ -50,7 +57,7 @@ func (c *Connector) Check(ctx context.Context) (*Report, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: the client given to WithClient does not implement CheckAPI (GetAccount, GetEmailIdentity, GetConfigurationSet)", ErrInvalidConfig)
 	}
-	r := &Report{Region: c.region, ConfigurationSetFound: c.sender.configurationSetName == ""}
+	r := &Report{Region: c.region, ConfigurationSet: c.sender.configurationSetName, ConfigurationSetFound: c.sender.configurationSetName == ""}
 	steps := []func(context.Context, CheckAPI, *Report) (stop bool, err error){
 		c.checkAccount, c.checkIdentity, c.checkConfigurationSet,
 	}
@@ -67,10 +74,11 @@ func (c *Connector) Check(ctx context.Context) (*Report, error) {
 }
 
 func (c *Connector) checkAccount(ctx context.Context, api CheckAPI, r *Report) (bool, error) {
-	out, err := api.GetAccount(ctx, &sesv2.GetAccountInput{})
+	out, err := answered(api.GetAccount(ctx, &sesv2.GetAccountInput{}))
 	if err != nil {
 		return c.callProblem(r, "GetAccount", "read the account's sandbox status and quota", err)
 	}
+	r.AccountRead = true
 	r.ProductionAccess, r.SendingEnabled = out.ProductionAccessEnabled, out.SendingEnabled
 	if q := out.SendQuota; q != nil {
 		r.MaxSendRate, r.Max24HourSend, r.SentLast24Hours = q.MaxSendRate, q.Max24HourSend, q.SentLast24Hours
@@ -92,7 +100,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 	if arn := c.sender.fromARN; arn != "" {
 		r.Identity = arn
 		name := arn[strings.IndexByte(arn, '/')+1:] // arn:...:identity/NAME, validated
-		out, err := api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &name})
+		out, err := answered(api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &name}))
 		if isCode(err, "NotFoundException") {
 			r.Notes = append(r.Notes, fmt.Sprintf("the identity %s is not in this account's %s identities: Check cannot see another account's identities; its owner must allow this account to send with a sending authorization policy", arn, c.region))
 			return false, nil
@@ -106,19 +114,20 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 
 	address := c.identity
 	domain := address[strings.LastIndexByte(address, '@')+1:]
-	out, err := api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &address})
+	r.Identity = address
+	out, err := answered(api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &address}))
 	switch {
 	case err == nil && out.VerifiedForSendingStatus:
-		r.Identity, r.IdentityVerified = address, true
+		r.IdentityRead, r.IdentityVerified = true, true
 		return false, nil
 	case err != nil && !isCode(err, "NotFoundException"):
 		return c.callProblem(r, "GetEmailIdentity", "check the From identity", err)
 	}
 	addressPending := err == nil // the address is an identity, but not verified
-	domainOut, derr := api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &domain})
+	domainOut, derr := answered(api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &domain}))
 	switch {
 	case derr == nil && domainOut.VerifiedForSendingStatus:
-		r.Identity, r.IdentityVerified = domain, true
+		r.Identity, r.IdentityRead, r.IdentityVerified = domain, true, true
 		if addressPending {
 			r.Notes = append(r.Notes, fmt.Sprintf("the address identity %s is not verified (%s), but its domain %s is: mail is sent under the domain's verification", address, out.VerificationStatus, domain))
 		}
@@ -127,7 +136,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 	case derr == nil:
 		c.verified(r, domain, domainOut)
 	case isCode(derr, "NotFoundException"):
-		r.Identity = address
+		r.IdentityRead = true
 		r.Problems = append(r.Problems, fmt.Sprintf("neither %s nor its domain %s is an SES identity in %s: verify one of them (SES console, Identities, Create identity), in the region of the config", address, domain, c.region))
 	default:
 		return c.callProblem(r, "GetEmailIdentity", "check the From identity", derr)
@@ -137,7 +146,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 
 // verified records an identity that exists, with a problem if it is not verified for sending.
 func (c *Connector) verified(r *Report, name string, out *sesv2.GetEmailIdentityOutput) {
-	r.Identity, r.IdentityVerified = name, out.VerifiedForSendingStatus
+	r.Identity, r.IdentityRead, r.IdentityVerified = name, true, out.VerifiedForSendingStatus
 	if out.VerifiedForSendingStatus {
 		return
 	}
@@ -158,15 +167,16 @@ func (c *Connector) checkConfigurationSet(ctx context.Context, api CheckAPI, r *
 	if name == "" {
 		return false, nil
 	}
-	out, err := api.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: &name})
+	out, err := answered(api.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: &name}))
 	if isCode(err, "NotFoundException") {
+		r.ConfigurationSetRead = true
 		r.Problems = append(r.Problems, fmt.Sprintf("the configuration set %q does not exist in %s: every send would be refused; create it or fix configurationSetName", name, c.region))
 		return false, nil
 	}
 	if err != nil {
 		return c.callProblem(r, "GetConfigurationSet", "check the configuration set", err)
 	}
-	r.ConfigurationSetFound = true
+	r.ConfigurationSetRead, r.ConfigurationSetFound = true, true
 	if out.SendingOptions != nil && !out.SendingOptions.SendingEnabled {
 		r.Problems = append(r.Problems, fmt.Sprintf("sending is disabled for the configuration set %q in %s: enable it, or use another", name, c.region))
 	}
@@ -179,6 +189,10 @@ var credentialCodes = []string{"UnrecognizedClientException", "InvalidClientToke
 // callProblem turns a failed call into a problem when SES answered it, and into Check's error
 // when SES could not be asked. Rejected credentials stop the check: every call would fail alike.
 func (c *Connector) callProblem(r *Report, op, purpose string, err error) (bool, error) {
+	if errors.Is(err, errNoAnswer) {
+		r.Problems = append(r.Problems, fmt.Sprintf("ses:%s gave an empty answer, so Check could not %s", op, purpose))
+		return false, nil
+	}
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		answered, ok := httpAnswer(err)
@@ -199,6 +213,17 @@ func (c *Connector) callProblem(r *Report, op, purpose string, err error) (bool,
 		r.Problems = append(r.Problems, fmt.Sprintf("ses:%s failed, so Check could not %s: %s: %s", op, purpose, code, apiErr.ErrorMessage()))
 	}
 	return false, nil
+}
+
+// errNoAnswer stands for a call that returned neither an answer nor an error.
+var errNoAnswer = errors.New("no answer and no error")
+
+// answered turns a (nil, nil) answer, which a hand-written CheckAPI may give, into errNoAnswer.
+func answered[T any](out *T, err error) (*T, error) {
+	if err == nil && out == nil {
+		return nil, errNoAnswer
+	}
+	return out, err
 }
 
 func isCode(err error, code string) bool {

@@ -87,7 +87,8 @@ func TestCheckReady(t *testing.T) {
 	assert.Equal(t, &ses.Report{
 		Region: "us-east-1", ProductionAccess: true, SendingEnabled: true,
 		MaxSendRate: 14, Max24HourSend: 50000, SentLast24Hours: 120,
-		Identity: "noreply@example.com", IdentityVerified: true, ConfigurationSetFound: true,
+		Identity: "noreply@example.com", IdentityVerified: true, ConfigurationSet: "auth-mail", ConfigurationSetFound: true,
+		AccountRead: true, IdentityRead: true, ConfigurationSetRead: true,
 	}, r)
 	assert.Equal(t, []string{
 		"GET /v2/email/account", "GET /v2/email/identities/noreply@example.com", "GET /v2/email/configuration-sets/auth-mail",
@@ -154,7 +155,7 @@ func TestCheckProblems(t *testing.T) {
 			problems: []string{"access denied to ses:GetAccount: grant it to these credentials to let Check read the account's sandbox status and quota"},
 			identity: "example.com", verified: true},
 		{name: "GetEmailIdentity denied", fake: fakeSES{account: readyAccount(), denied: "/v2/email/identities/"},
-			problems: []string{"access denied to ses:GetEmailIdentity: grant it"}},
+			problems: []string{"access denied to ses:GetEmailIdentity: grant it"}, identity: "noreply@example.com"},
 		{name: "GetConfigurationSet denied", cfg: func(c *ses.Config) { c.ConfigurationSetName = "auth-mail" },
 			fake:     fakeSES{account: readyAccount(), identities: domainOnly, denied: "/v2/email/configuration-sets/"},
 			problems: []string{"access denied to ses:GetConfigurationSet: grant it"},

@@ -3,12 +3,15 @@ package sesconnector
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // sender holds the parts of every request that the config fixes, formatted once in New.
@@ -110,66 +113,74 @@ func optional(s *string) *string {
 	return s
 }
 
-// checkRecipient accepts one bare address, as SES's Destination wants it.
-func checkRecipient(to string) error {
-	if to == "" {
-		return fmt.Errorf("%w: the recipient is empty", ErrInvalidParameters)
-	}
-	if isPlainAddress(to) {
-		return nil // the common case, decided without net/mail's allocations
-	}
-	a, err := parseMailbox(to)
-	if err != nil {
-		return fmt.Errorf("%w: recipient %q is not an email address: %v", ErrInvalidParameters, to, err)
-	}
-	if a.Name != "" || a.Address != to {
-		return fmt.Errorf("%w: recipient %q must be one bare address such as user@example.com, without a display name, brackets or spaces", ErrInvalidParameters, to)
-	}
-	return nil
-}
-
-// isPlainAddress reports whether s is a dot-atom local part, "@", and a dotted domain name of
-// letters, digits and hyphens, within the length limits: an address that net/mail and
-// checkAddrSpec accept as it is. Anything else (quoted local parts, say) takes the full parser.
-func isPlainAddress(s string) bool {
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at > maxLocal || len(s) > maxAddress || !validDomain(s[at+1:]) {
-		return false
-	}
-	local := s[:at]
-	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
-		return false
-	}
-	for i := 0; i < len(local); i++ {
-		if c := local[i]; !isAtext(c) && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// isAtext reports whether c may stand in an RFC 5322 atom.
-func isAtext(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
-
 // throttlingCodes are the SES error codes that mean "slow down".
 var throttlingCodes = []string{"TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException"}
 
-// sendError classifies an error from SendEmail, keeping it reachable by errors.As and errors.Is.
+// maxErrorText bounds the cause's text in an error (and so in a log record): SES's messages
+// are short, but a proxy in the way may answer with a whole page.
+const maxErrorText = 1024
+
+// sendFailure is a send that failed at SES or on the way. Its text is the sentinel's, a note,
+// and the cause's text cut to maxErrorText; errors.Is and errors.As reach the sentinel and
+// the cause, the smithy API error and typed SES exception included.
+type sendFailure struct {
+	kind  error // ErrSendFailed or ErrThrottled
+	note  string
+	cause error
+}
+
+func (e *sendFailure) Error() string {
+	var b strings.Builder
+	b.WriteString(e.kind.Error())
+	if e.note != "" {
+		b.WriteString(": ")
+		b.WriteString(e.note)
+	}
+	if e.cause != nil {
+		b.WriteString(": ")
+		b.WriteString(cut(e.cause.Error(), maxErrorText))
+	}
+	return b.String()
+}
+
+func (e *sendFailure) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// sendError classifies an error from SendEmail.
 func sendError(err error) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && slices.Contains(throttlingCodes, apiErr.ErrorCode()) {
-		return fmt.Errorf("%w: %w", ErrThrottled, err)
+		return &sendFailure{kind: ErrThrottled, cause: err}
 	}
-	return fmt.Errorf("%w: %w", ErrSendFailed, err)
+	var re *smithyhttp.ResponseError
+	status := 0
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		return &sendFailure{kind: ErrThrottled, note: "HTTP 429 Too Many Requests", cause: err}
+	case status >= 200 && status < 300:
+		return &sendFailure{kind: ErrSendFailed, note: fmt.Sprintf("SES answered HTTP %d with a body that could not be read; it may have accepted the message", status), cause: err}
+	}
+	return &sendFailure{kind: ErrSendFailed, cause: err}
 }
 
-// maskAddress keeps enough of an address to tell deliveries apart in logs: j***@example.com.
-func maskAddress(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 1 {
-		return "***"
+// errNoMessageID is an answer without the MessageId that a sent message always gets.
+var errNoMessageID = &sendFailure{kind: ErrSendFailed, note: "SES answered without a MessageId; it may have accepted the message, so look for it before sending again"}
+
+// cut shortens s to at most n bytes, on a character boundary, saying how much was left out.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return addr[:1] + "***" + addr[at:]
+	end := n
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:end], len(s)-end)
 }

@@ -1,0 +1,320 @@
+package sesconnector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file turns config JSON into a Config, reporting every problem by its JSON path: syntax,
+// encoding, duplicate keys, unknown fields and values of the wrong type. Validate checks the
+// rest.
+
+// maxJSONDepth bounds nesting; a config is four levels deep.
+const maxJSONDepth = 32
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// decodeConfig decodes data into a Config and the problems found on the way. The Config is nil
+// when the document is not a JSON object at all.
+func decodeConfig(data []byte) (*Config, problems) {
+	data = bytes.TrimPrefix(data, utf8BOM) // editors on Windows write one; JSON.parse skips it too
+	if !utf8.Valid(data) {
+		line, col := position(data, invalidUTF8At(data))
+		return nil, problems{{Message: fmt.Sprintf("not valid UTF-8 at line %d, column %d: save the file as UTF-8", line, col)}}
+	}
+	r := treeReader{dec: json.NewDecoder(bytes.NewReader(data))}
+	r.dec.UseNumber()
+	doc, err := r.value("", 0)
+	if err == nil {
+		if _, err = r.dec.Token(); err == io.EOF {
+			err = nil
+		} else if err == nil {
+			err = errors.New("more data after the config object")
+		}
+	}
+	if err != nil {
+		return nil, problems{{Message: jsonProblem(data, err)}}
+	}
+	d := jsonDecoder{bad: map[string]bool{}}
+	for _, path := range r.dups {
+		d.ps.add(path, "appears more than once; keep one (a JSON parser would silently keep the last)")
+	}
+	return d.config(doc), d.ps
+}
+
+// treeReader reads one JSON value into map[string]any, []any, string, json.Number, bool or
+// nil, and records the path of every duplicate key.
+type treeReader struct {
+	dec  *json.Decoder
+	dups []string
+}
+
+func (r *treeReader) value(path string, depth int) (any, error) {
+	if depth > maxJSONDepth {
+		return nil, fmt.Errorf("nested more than %d levels deep at %s", maxJSONDepth, path)
+	}
+	tok, err := r.dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		m := map[string]any{}
+		for r.dec.More() {
+			key, err := r.dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			child := childPath(path, key.(string)) // object keys are strings
+			v, err := r.value(child, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[key.(string)]; dup {
+				r.dups = append(r.dups, child)
+			}
+			m[key.(string)] = v
+		}
+		_, err = r.dec.Token() // }
+		return m, err
+	case json.Delim('['):
+		list := []any{}
+		for r.dec.More() {
+			v, err := r.value(fmt.Sprintf("%s[%d]", path, len(list)), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, v)
+		}
+		_, err = r.dec.Token() // ]
+		return list, err
+	}
+	return tok, nil
+}
+
+// childPath names a key inside the value at path: templates[0].subject, and header names
+// quoted, templates[0].headers["X-Ref"].
+func childPath(path, key string) string {
+	switch {
+	case path == "":
+		return key
+	case strings.HasSuffix(path, ".headers"):
+		return fmt.Sprintf("%s[%q]", path, key)
+	}
+	return path + "." + key
+}
+
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(data []byte, offset int) (line, col int) {
+	before := data[:min(offset, len(data))]
+	return bytes.Count(before, []byte("\n")) + 1, len(before) - bytes.LastIndexByte(before, '\n')
+}
+
+// jsonDecoder turns a decoded JSON document into a Config, recording as problems every unknown
+// field and every value of the wrong type, and the paths of those values in bad.
+type jsonDecoder struct {
+	ps  problems
+	bad map[string]bool
+}
+
+var (
+	configFields   = jsonFields(reflect.TypeFor[Config]())
+	templateFields = jsonFields(reflect.TypeFor[Template]())
+)
+
+func jsonFields(t reflect.Type) []string {
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
+	}
+	return names
+}
+
+func (d *jsonDecoder) config(doc any) *Config {
+	m, ok := d.object("", doc)
+	if !ok {
+		return nil
+	}
+	d.unknown("", m, configFields)
+	c := &Config{
+		AccessKeyID:                    d.str("accessKeyId", m["accessKeyId"]),
+		AccessKeySecret:                Secret(d.str("accessKeySecret", m["accessKeySecret"])),
+		Region:                         d.str("region", m["region"]),
+		EmailAddress:                   d.str("emailAddress", m["emailAddress"]),
+		EmailAddressIdentityArn:        d.str("emailAddressIdentityArn", m["emailAddressIdentityArn"]),
+		FeedbackForwardingEmailAddress: d.str("feedbackForwardingEmailAddress", m["feedbackForwardingEmailAddress"]),
+		FeedbackForwardingEmailAddressIdentityArn: d.str("feedbackForwardingEmailAddressIdentityArn", m["feedbackForwardingEmailAddressIdentityArn"]),
+		ConfigurationSetName:                      d.str("configurationSetName", m["configurationSetName"]),
+	}
+	switch ts := m["templates"].(type) {
+	case nil: // Validate reports it missing
+	case []any:
+		c.Templates = make([]Template, len(ts))
+		for i, t := range ts {
+			d.template(fmt.Sprintf("templates[%d]", i), t, &c.Templates[i])
+		}
+	default:
+		d.typeError("templates", "an array of templates", ts)
+	}
+	return c
+}
+
+func (d *jsonDecoder) template(path string, v any, t *Template) {
+	m, ok := d.object(path, v)
+	if !ok {
+		return
+	}
+	d.unknown(path+".", m, templateFields)
+	t.UsageType = UsageType(d.str(path+".usageType", m["usageType"]))
+	t.Subject = d.str(path+".subject", m["subject"])
+	t.Content = d.str(path+".content", m["content"])
+	t.ContentType = d.str(path+".contentType", m["contentType"])
+	t.Text = d.str(path+".text", m["text"])
+	t.Locale = d.str(path+".locale", m["locale"])
+	t.ReplyTo = d.str(path+".replyTo", m["replyTo"])
+	switch hs := m["headers"].(type) {
+	case nil:
+	case map[string]any:
+		t.Headers = make(map[string]string, len(hs))
+		for _, name := range sortedKeys(hs) {
+			t.Headers[name] = d.str(childPath(path+".headers", name), hs[name])
+		}
+	default:
+		d.typeError(path+".headers", "an object of header names and values", hs)
+	}
+}
+
+// reported says whether path, or a value that holds it, had the wrong type.
+func (d *jsonDecoder) reported(path string) bool {
+	for p := range d.bad {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *jsonDecoder) object(path string, v any) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		want := "a JSON object"
+		if path != "" {
+			want = "a template object"
+		}
+		d.typeError(path, want, v)
+	}
+	return m, ok
+}
+
+// str returns v as a string; null counts as absent.
+func (d *jsonDecoder) str(path string, v any) string {
+	s, ok := v.(string)
+	if !ok && v != nil {
+		d.typeError(path, "a string", v)
+	}
+	return s
+}
+
+func (d *jsonDecoder) typeError(path, want string, got any) {
+	d.bad[path] = true
+	msg := fmt.Sprintf("must be %s, not %s", want, jsonKind(got))
+	if path == "" {
+		msg = "the config " + msg
+	}
+	d.ps.add(path, msg)
+}
+
+func (d *jsonDecoder) unknown(prefix string, m map[string]any, known []string) {
+	for _, name := range sortedKeys(m) {
+		if slices.Contains(known, name) {
+			continue
+		}
+		msg := "unknown field"
+		if s := suggest(name, known); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		d.ps.add(prefix+name, msg)
+	}
+}
+
+// suggest returns the known name closest to a misspelt one, if it is close.
+func suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+		if dist := editDistance(strings.ToLower(name), strings.ToLower(k)); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// jsonProblem words a JSON syntax error with its line and column.
+func jsonProblem(data []byte, err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		line, col := position(data, int(syn.Offset))
+		return fmt.Sprintf("not valid JSON at line %d, column %d: %s", line, col, syn.Error())
+	}
+	if errors.Is(err, io.EOF) {
+		return "not valid JSON: the input is empty"
+	}
+	return "not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+}

@@ -1,0 +1,147 @@
+package sesconnector
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	neturl "net/url"
+	"reflect"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+)
+
+// Option changes how New builds a Connector. An option given an invalid value makes New fail
+// with ErrInvalidConfig.
+type Option func(*options)
+
+type options struct {
+	client           SESAPI
+	endpoint         string
+	retryMaxAttempts int
+	maxSendRate      float64
+	logger           *slog.Logger
+	lookup           TemplateLookup
+	sesOptions       []func(*sesv2.Options)
+	tags             []tag
+	problems         problems
+}
+
+// WithClient sends through api instead of an SES client built from the config; no AWS
+// configuration is loaded. Check needs api to implement CheckAPI as well. A nil api, typed
+// or not, is an ErrInvalidConfig from New.
+func WithClient(api SESAPI) Option {
+	return func(o *options) {
+		if isNil(api) {
+			o.problems.add("WithClient", fmt.Sprintf("the client is nil (%T); pass a built client such as sesv2.NewFromConfig(cfg)", api))
+		}
+		o.client = api
+	}
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, slice, func or channel.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// WithEndpoint sends to this endpoint URL instead of SES's regional one: a VPC endpoint, a FIPS
+// endpoint, or a local emulator such as "http://127.0.0.1:8005". An emulator still needs
+// credentials: give the config any static keys (accessKeyId and accessKeySecret), or the SDK
+// looks for them in the default chain and, on a machine without any, fails on the instance
+// metadata service.
+func WithEndpoint(url string) Option {
+	return func(o *options) {
+		u, err := neturl.Parse(url)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			o.problems.add("WithEndpoint", fmt.Sprintf("%q is not an http or https URL such as \"https://email.us-east-1.amazonaws.com\"", url))
+		}
+		o.endpoint = url
+	}
+}
+
+// WithRetryMaxAttempts sets how many attempts the SDK makes per send, the first included;
+// throttling and server errors are retried with backoff. The default is the SDK's (3).
+func WithRetryMaxAttempts(n int) Option {
+	return func(o *options) {
+		if n < 1 {
+			o.problems.add("WithRetryMaxAttempts", fmt.Sprintf("%d attempts; give at least 1", n))
+		}
+		o.retryMaxAttempts = n
+	}
+}
+
+// WithMaxSendRate limits sends to perSecond on this Connector, e.g. the account's SES
+// MaxSendRate, so that bursts wait their turn instead of being throttled: no window of one
+// second carries more than ceil(perSecond) sends, a burst of that many goes at once, and the
+// long-run rate is perSecond. A send waits at most until its context is done, and is refused
+// at once with ErrThrottled when its context's deadline would come first.
+func WithMaxSendRate(perSecond float64) Option {
+	return func(o *options) {
+		if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+			o.problems.add("WithMaxSendRate", fmt.Sprintf("%v messages per second; give a positive number", perSecond))
+		}
+		o.maxSendRate = perSecond
+	}
+}
+
+// WithLogger logs one record per send: usage type, masked recipient (j***@example.com), message
+// ID or error, and duration. No recipient appears in any other form, and nothing secret is
+// logged. A nil l logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// WithTemplateLookup makes fn the first place templates are looked for; the config's templates
+// are the fallback. As in Logto, a lookup that fails is logged and the config's templates used.
+// fn gets the locale normalized ("pt-br"); a template it returns without a usage type is for
+// the usage asked for.
+func WithTemplateLookup(fn TemplateLookup) Option {
+	return func(o *options) {
+		if fn == nil {
+			o.problems.add("WithTemplateLookup", "the function is nil")
+		}
+		o.lookup = fn
+	}
+}
+
+// WithSESOptions applies fns to the SES client's options, after every other option: an HTTP
+// client, a tracer or meter provider, middleware, any SDK setting.
+func WithSESOptions(fns ...func(*sesv2.Options)) Option {
+	return func(o *options) {
+		for i, fn := range fns {
+			if fn == nil {
+				o.problems.add("WithSESOptions", fmt.Sprintf("function %d of %d is nil", i+1, len(fns)))
+			}
+		}
+		o.sesOptions = append(o.sesOptions, fns...)
+	}
+}
+
+// WithTags adds these EmailTags to every send. Names and values follow SES's rule: 1 to 256
+// letters, digits, "_" and "-". The name usageType is the library's own.
+func WithTags(tags map[string]string) Option {
+	return func(o *options) {
+		for _, name := range sortedKeys(tags) {
+			value := tags[name]
+			path := fmt.Sprintf("WithTags[%q]", name)
+			switch {
+			case !validSESName(name, maxTag):
+				o.problems.add(path, "not a tag name: 1 to 256 letters, digits, \"_\" and \"-\"")
+			case name == usageTypeTag:
+				o.problems.add(path, "reserved: every send with a configuration set carries the usage type under this name")
+			case !validSESName(value, maxTag):
+				o.problems.add(path, fmt.Sprintf("%q is not a tag value: 1 to 256 letters, digits, \"_\" and \"-\"", value))
+			}
+			o.tags = append(o.tags, tag{name, value})
+		}
+	}
+}
+
+const maxTag = 256
+
