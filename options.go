@@ -144,4 +144,3 @@ func WithTags(tags map[string]string) Option {
 }
 
 const maxTag = 256
-
