@@ -2,6 +2,7 @@ package sesconnector_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +89,15 @@ func TestParseConfigInvalid(t *testing.T) {
 		{name: "empty input", raw: ``, wants: []string{"the input is empty"}},
 		{name: "trailing data", raw: `{} {}`, wants: []string{"more data after the config object"}},
 		{name: "array document", raw: `[]`, wants: []string{"the config must be a JSON object, not an array"}},
+		{name: "null document", raw: `null`, wants: []string{"the config must be a JSON object, not null"}},
+		{name: "duplicate key", raw: `{"region":"eu-west-1","region":"us-east-1","emailAddress":"a@example.com","templates":[{"usageType":"Generic","subject":"s","content":"c"}]}`,
+			wants: []string{"region: appears more than once; keep one"}},
+		{name: "duplicate template key", raw: `{"region":"eu-west-1","emailAddress":"a@example.com","templates":[{"usageType":"Generic","subject":"s","content":"c","content":"d"}]}`,
+			wants: []string{"templates[0].content: appears more than once"}},
+		{name: "duplicate header", raw: `{"region":"eu-west-1","emailAddress":"a@example.com","templates":[{"usageType":"Generic","subject":"s","content":"c","headers":{"X-A":"1","X-A":"2"}}]}`,
+			wants: []string{`templates[0].headers["X-A"]: appears more than once`}},
+		{name: "invalid UTF-8", raw: "{\n \"region\": \"eu-west-1\",\n \"emailAddress\": \"caf\xe9 <a@example.com>\"}", wants: []string{"not valid UTF-8 at line 3, column 22: save the file as UTF-8"}},
+		{name: "nested too deep", raw: strings.Repeat("[", 100) + strings.Repeat("]", 100), wants: []string{"nested more than 32 levels deep"}},
 		{name: "region a number", edit: func(m map[string]any) { m["region"] = 1 }, wants: []string{"region: must be a string, not a number"}},
 		{name: "templates an object", edit: func(m map[string]any) { m["templates"] = map[string]any{} }, wants: []string{"templates: must be an array of templates, not an object"}},
 		{name: "template a string", edit: func(m map[string]any) { m["templates"] = []any{"Generic"} }, wants: []string{"templates[0]: must be a template object, not a string"}},
@@ -182,6 +192,8 @@ func TestParseConfigValidVariants(t *testing.T) {
 		"non-ASCII display name":   func(m map[string]any) { m["emailAddress"] = "Équipe Ünicode <noreply@example.com>" },
 		"GovCloud region":          func(m map[string]any) { m["region"] = "us-gov-west-1" },
 		"null optional field":      func(m map[string]any) { m["configurationSetName"] = nil },
+		"contentType in capitals":  func(m map[string]any) { template0(m)["contentType"] = "TEXT/HTML" },
+		"contentType mixed case":   func(m map[string]any) { template0(m)["contentType"] = "Text/Plain" },
 		"64-character set name":    func(m map[string]any) { m["configurationSetName"] = strings.Repeat("a", 64) },
 		"China partition ARN": func(m map[string]any) {
 			m["emailAddressIdentityArn"] = "arn:aws-cn:ses:cn-north-1:123456789012:identity/example.cn"
@@ -230,6 +242,28 @@ func TestParseConfigReportsEveryProblemAtOnce(t *testing.T) {
 		"configurationSetName", "templates[0].usageType", "templates[0].subject", "templates[0].content",
 	}, paths)
 	assert.Equal(t, len(cerr.Problems)+1, strings.Count(err.Error(), "\n")+1, "one line per problem after the header")
+}
+
+func TestParseConfigSkipsByteOrderMark(t *testing.T) {
+	t.Parallel()
+	raw, err := json.Marshal(validConfig())
+	require.NoError(t, err)
+	withBOM, err := ses.ParseConfig(append([]byte("\xef\xbb\xbf"), raw...))
+	require.NoError(t, err)
+	without, err := ses.ParseConfig(raw)
+	require.NoError(t, err)
+	assert.Equal(t, without, withBOM)
+}
+
+func TestPlainTextContentTypeAnyCase(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Templates[2].ContentType = "TEXT/Plain"
+	c, _ := newConnector(t, cfg)
+	in, err := c.Compose(context.Background(), "user@example.com", ses.UsageGeneric, ses.Payload{"code": "1"})
+	require.NoError(t, err)
+	assert.Nil(t, in.Content.Simple.Body.Html)
+	assert.Equal(t, "<p>Your code is 1.</p>", *in.Content.Simple.Body.Text.Data)
 }
 
 func TestValidateNilConfig(t *testing.T) {

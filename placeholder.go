@@ -40,15 +40,17 @@ func isPathRune(r rune) bool { return !isSpace(r) && !strings.ContainsRune(".{}<
 func parseText(where, s string) (text, error) {
 	t := text{where: where, size: len(s)}
 	last := 0
+	curly, angle := -1, -1 // the next "{{" and "<<" at or after i, kept so that each is searched for once
 	for i := 0; i < len(s); {
-		j := strings.Index(s[i:], "{{")
-		if k := strings.Index(s[i:], "<<"); k >= 0 && (j < 0 || k < j) {
-			j = k
+		curly = nextAt(s, "{{", i, curly)
+		angle = nextAt(s, "<<", i, angle)
+		start := curly
+		if angle >= 0 && (start < 0 || angle < start) {
+			start = angle
 		}
-		if j < 0 {
-			break
+		if start < 0 {
+			break // -2 for both: no opener left
 		}
-		start := i + j
 		end, path := placeholderAt(s, start)
 		if end < 0 {
 			return text{}, fmt.Errorf("%q opens a placeholder but is not one: write {{name}} or <<name>>, with a payload key or a dotted path such as organization.name inside and nothing else", excerpt(s[start:]))
@@ -61,6 +63,17 @@ func parseText(where, s string) (text, error) {
 		t.segs = append(t.segs, segment{literal: s[last:]})
 	}
 	return t, nil
+}
+
+// nextAt returns the index of sep in s at or after i, reusing prev when it is still ahead.
+func nextAt(s, sep string, i, prev int) int {
+	if prev >= i || prev == -2 {
+		return prev
+	}
+	if j := strings.Index(s[i:], sep); j >= 0 {
+		return i + j
+	}
+	return -2 // none left
 }
 
 // placeholderAt reads the placeholder opening at s[start:], returning where it ends and its

@@ -52,6 +52,9 @@ func (l *sendRate) reserve(now, deadline time.Time) (time.Time, bool) {
 // wait blocks until a send may start, or refuses it at once when it could not start before
 // ctx's deadline.
 func (l *sendRate) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: before the send rate limit: %w", ErrSendFailed, err)
+	}
 	deadline, _ := ctx.Deadline()
 	now := time.Now()
 	at, ok := l.reserve(now, deadline)

@@ -28,6 +28,7 @@ type Response struct {
 	ErrorType string // sets X-Amzn-ErrorType, as SES does for its exceptions
 	Body      string // default: {"MessageId":"sestest-N"} for 200, {"message":...} for errors
 	Hang      bool   // never answer, until the client gives up or the server closes
+	NoBody    bool   // answer with an empty body, whatever the status
 }
 
 // Responder chooses the answer to the n-th request (1-based).
@@ -108,7 +109,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if resp.Status == 0 {
 		resp.Status = http.StatusOK
 	}
-	if resp.Body == "" && resp.Status == http.StatusOK {
+	if resp.Body == "" && resp.Status == http.StatusOK && !resp.NoBody {
 		resp.Body = fmt.Sprintf(`{"MessageId":"sestest-%d"}`, n)
 	}
 	w.Header().Set("Content-Type", "application/json")
