@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,7 +92,8 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if wait, ok := s.allowSend(req.Email); !ok {
+	email := normalize(req.Email)
+	if wait, ok := s.allowSend(email); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		writeError(w, http.StatusTooManyRequests, "too many codes requested for this address; try again later")
 		return
@@ -105,13 +108,16 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		payload["locale"] = req.Locale
 	}
 	if _, err := s.sender.SendMessage(r.Context(), req.Email, req.UsageType, payload); err != nil {
+		if errors.Is(err, ses.ErrInvalidParameters) {
+			s.unrecordSend(email) // nothing was sent: a bad request must not use up the address's sends
+		}
 		status, msg := sendStatus(err)
 		s.log.WarnContext(r.Context(), "code not sent", "usageType", req.UsageType, "status", status)
 		writeError(w, status, msg)
 		return
 	}
 	s.mu.Lock()
-	s.pending[codeKey{req.Email, req.UsageType}] = &pendingCode{mac: s.mac(req.Email, req.UsageType, code), expires: s.now().Add(s.policy.CodeTTL)}
+	s.pending[codeKey{email, req.UsageType}] = &pendingCode{mac: s.mac(email, req.UsageType, code), expires: s.now().Add(s.policy.CodeTTL)}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusAccepted, map[string]any{"sent": true, "expiresInSeconds": int(s.policy.CodeTTL.Seconds())})
 }
@@ -135,7 +141,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	key := codeKey{req.Email, req.UsageType}
+	email := normalize(req.Email)
+	key := codeKey{email, req.UsageType}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.pending[key]
@@ -145,7 +152,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	case !s.now().Before(p.expires):
 		delete(s.pending, key)
 		writeError(w, http.StatusUnauthorized, "the code has expired; request a new one")
-	case !hmac.Equal(p.mac, s.mac(req.Email, req.UsageType, req.Code)): // constant time
+	case !hmac.Equal(p.mac, s.mac(email, req.UsageType, req.Code)): // constant time
 		p.attempts++
 		if p.attempts >= s.policy.MaxAttempts {
 			delete(s.pending, key)
@@ -178,6 +185,19 @@ func (s *Server) allowSend(email string) (time.Duration, bool) {
 	return 0, true
 }
 
+// unrecordSend takes back the last send recorded for email.
+func (s *Server) unrecordSend(email string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.sends[email]); n > 0 {
+		s.sends[email] = s.sends[email][:n-1]
+	}
+}
+
+// normalize is the form an address is counted and stored under: JANE@example.com and
+// jane@example.com are one inbox to a person, and one key here.
+func normalize(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
 func (s *Server) mac(email string, usage ses.UsageType, code string) []byte {
 	m := hmac.New(sha256.New, s.key[:])
 	fmt.Fprintf(m, "%q %q %q", email, usage, code)
@@ -193,18 +213,33 @@ func newCode() (string, error) {
 	return fmt.Sprintf("%06d", n.Int64()), nil
 }
 
+const bodyShape = `{"email", "usageType", "locale"} to /codes, {"email", "usageType", "code"} to /verify`
+
+// decode reads the request body, and answers 400 with what is wrong with it.
 func decode(w http.ResponseWriter, r *http.Request, v *codeRequest) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "the body must be JSON: {\"email\", \"usageType\", \"locale\"} or {\"email\", \"usageType\", \"code\"}")
-		return false
+	err := dec.Decode(v)
+	var tooLarge *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil && v.Email == "" || err == nil && v.UsageType == "":
+		writeError(w, http.StatusBadRequest, "email and usageType are required: send "+bodyShape)
+	case err == nil:
+		return true
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "the body is over 4 KiB")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: ")+": send "+bodyShape)
+	case errors.As(err, &typeErr):
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("%s must be a string: send %s", typeErr.Field, bodyShape))
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "the body is not JSON: send "+bodyShape)
+	default:
+		writeError(w, http.StatusBadRequest, err.Error())
 	}
-	if v.Email == "" || v.UsageType == "" {
-		writeError(w, http.StatusBadRequest, "email and usageType are required")
-		return false
-	}
-	return true
+	return false
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

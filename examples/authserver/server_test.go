@@ -214,3 +214,52 @@ func TestWithEmulator(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, out["error"], "must be one bare address")
 }
+
+func TestLimitIgnoresLetterCase(t *testing.T) {
+	sender := &fakeSender{}
+	ts := newTestServer(t, sender)
+	for i := range DefaultPolicy.SendsPerWindow {
+		email := []string{"jane@example.com", "JANE@example.com", "Jane@Example.com"}[i%3]
+		status, _ := ts.post(t, "/codes", codeBody(email))
+		require.Equal(t, http.StatusAccepted, status)
+	}
+	status, _ := ts.post(t, "/codes", codeBody("JANE@EXAMPLE.COM"))
+	assert.Equal(t, http.StatusTooManyRequests, status, "one inbox, one limit")
+
+	code := sender.code("Jane@Example.com") // the last one sent
+	require.NotEmpty(t, code)
+	status, _ = ts.post(t, "/verify", verifyBody("jane@EXAMPLE.com", code))
+	assert.Equal(t, http.StatusOK, status, "a code verifies for the address in any letter case")
+}
+
+func TestInvalidSendsDoNotCount(t *testing.T) {
+	bad := &fakeSender{err: fmt.Errorf("%w: recipient is bad", ses.ErrInvalidParameters)}
+	ts := newTestServer(t, bad)
+	for range DefaultPolicy.SendsPerWindow + 2 {
+		status, _ := ts.post(t, "/codes", codeBody("f@example.com"))
+		require.Equal(t, http.StatusBadRequest, status)
+	}
+	bad.mu.Lock()
+	bad.err = nil
+	bad.mu.Unlock()
+	status, _ := ts.post(t, "/codes", codeBody("f@example.com"))
+	assert.Equal(t, http.StatusAccepted, status, "refused requests used none of the address's sends")
+}
+
+func TestBadRequestMessages(t *testing.T) {
+	ts := newTestServer(t, &fakeSender{})
+	for body, want := range map[string]string{
+		`{"email":"a@example.com","usageType":"SignIn","extra":1}`: `unknown field "extra": send {"email", "usageType", "locale"}`,
+		`not json`:                         "the body is not JSON",
+		`{"email":"a@example.com"`:         "the body is not JSON",
+		`{"email":7,"usageType":"SignIn"}`: "email must be a string",
+		`{"email":"a@example.com"}`:        "email and usageType are required",
+	} {
+		status, out := ts.post(t, "/codes", body)
+		assert.Equal(t, http.StatusBadRequest, status, body)
+		assert.Contains(t, out["error"], want, body)
+	}
+	status, out := ts.post(t, "/codes", `{"email":"`+strings.Repeat("a", 5000)+`"}`)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Equal(t, "the body is over 4 KiB", out["error"])
+}

@@ -1,10 +1,12 @@
 // Command demo is `make demo`: it starts the local SES emulator, sends a SignIn email with a
-// fresh code through examples/send and the real SES client, prints the email as the emulator
-// stored it, and stops the emulator. No AWS account is needed.
+// fresh code through the sesconnector command and the real SES client, prints the email as the
+// emulator stored it, and stops the emulator. No AWS account is needed.
 //
 //	go run ./internal/cmd/demo [-to ADDR] [-keep]
 //
-// With -keep the emulator runs on, its web viewer's URL printed, until Ctrl-C.
+// With -keep the emulator runs on, its web viewer's URL printed, until Ctrl-C or SIGTERM. The
+// emulator dies with the demo whatever signal ends it, and the demo with the process that
+// started it (go run).
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/sesconnector/sesconnector/internal/emulator"
 )
@@ -28,6 +31,7 @@ func main() {
 	to := flag.String("to", "you@example.com", "the recipient `address`")
 	keep := flag.Bool("keep", false, "keep the emulator running, until Ctrl-C, to look at the mail in its web viewer")
 	flag.Parse()
+	dieWithParent()
 	if err := run(*to, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -35,7 +39,7 @@ func main() {
 }
 
 func run(to string, keep bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	emu, err := emulator.Start(ctx)
 	if err != nil {
@@ -50,14 +54,14 @@ func run(to string, keep bool) error {
 	}
 	code := fmt.Sprintf("%06d", n.Int64())
 	root := filepath.Join(emulator.Dir(), "..", "..")
-	args := []string{"run", "./examples/send", "-config", "examples/config.example.json",
+	args := []string{"run", "./cmd/sesconnector", "send", "-config", "examples/config.example.json",
 		"-to", to, "-usage", "SignIn", "-code", code, "-endpoint", emu.URL}
 	fmt.Printf("$ go %s\n", strings.Join(args, " "))
 	send := exec.CommandContext(ctx, "go", args...)
 	send.Dir = root
 	send.Stdout, send.Stderr = os.Stdout, os.Stderr
 	if err := send.Run(); err != nil {
-		return fmt.Errorf("examples/send: %w", err)
+		return fmt.Errorf("sesconnector send: %w", err)
 	}
 
 	store, err := emu.Store()
@@ -72,6 +76,7 @@ func run(to string, keep bool) error {
 
 	if keep {
 		fmt.Printf("Web viewer: %s/ — press Ctrl-C to stop the emulator.\n", emu.URL)
+		fmt.Printf("Send more: go run ./cmd/sesconnector send -config examples/config.example.json -to %s -endpoint %s\n", to, emu.URL)
 		<-ctx.Done()
 	}
 	return nil

@@ -1,0 +1,144 @@
+// Command sesconnector sends, checks and previews the verification emails of a sesconnector
+// (Logto "AWS Direct Mail") config.
+//
+//	sesconnector send     -config F -to ADDR [-usage SignIn] [-code C] [-locale L] [-payload JSON] [-dry-run] [-endpoint URL]
+//	sesconnector test     -config F -to ADDR [-dry-run] [-endpoint URL]
+//	sesconnector check    -config F [-endpoint URL] [-json]
+//	sesconnector validate F...
+//	sesconnector preview  -config F [-addr 127.0.0.1:8025] [-payload JSON]
+//	sesconnector events   -queue URL | -listen ADDR
+//
+// Exit status: 0 done; 1 the config, the input or SES said no; 2 bad flags or arguments.
+// Install it with
+//
+//	go install github.com/sesconnector/sesconnector/cmd/sesconnector@latest
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitNo    = 1 // the config, the input or SES said no
+	exitUsage = 2 // bad flags or arguments
+)
+
+// command is one subcommand: its flags are defined and parsed by run.
+type command struct {
+	name    string
+	summary string
+	usage   string // the line after the name
+	example string
+	run     func(ctx context.Context, e *env, c *command, args []string) int
+}
+
+// env is what a subcommand reads and writes, so that tests can run it in-process.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, c, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "sesconnector: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "sesconnector sends, checks and previews the verification emails of a sesconnector config (Logto's AWS SES connector JSON).")
+	fmt.Fprintln(w, "\nUsage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  sesconnector %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'sesconnector COMMAND -h' for a command's flags and an example.")
+	fmt.Fprintln(w, "Exit status: 0 done; 1 the config, the input or SES said no; 2 bad flags or arguments.")
+}
+
+// flags returns a flag set for c whose -h prints what c does, its flags and an example.
+func (c *command) flags(e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\nUsage:\n  sesconnector %s %s\n\nFlags:\n", c.name, c.summary, c.name, c.usage)
+		fs.PrintDefaults()
+		fmt.Fprintf(e.stderr, "\nExample:\n  %s\n", c.example)
+	}
+	return fs
+}
+
+// parse parses args, and returns the exit status to stop with, or -1 to go on.
+func (c *command) parse(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	return -1
+}
+
+// usageError prints what is wrong with the arguments and the subcommand's usage.
+func (c *command) usageError(e *env, fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\n", c.name, fmt.Sprintf(format, args...))
+	fs.Usage()
+	return exitUsage
+}
+
+// required names the flags among names that were left empty, or "".
+func required(fs *flag.FlagSet, names ...string) string {
+	var missing []string
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			missing = append(missing, "-"+n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return ""
+	case 1:
+		return missing[0] + " is required"
+	}
+	return strings.Join(missing, " and ") + " are required"
+}
+
+// timeoutFlag is the -timeout every command that calls SES has.
+func timeoutFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("timeout", 30*time.Second, "give up on SES after this `duration`")
+}
+
+// fail prints err and returns exitNo.
+func fail(e *env, c *command, err error) int {
+	fmt.Fprintf(e.stderr, "sesconnector %s: %v\n", c.name, err)
+	return exitNo
+}

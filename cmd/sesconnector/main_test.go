@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesconnector/sesconnector/internal/sestest"
+)
+
+var exampleConfig = filepath.Join("..", "..", "examples", "config.example.json")
+
+func sesconnector(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &env{stdout: &out, stderr: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestSendAndTest(t *testing.T) {
+	srv := sestest.New(t)
+	code, stdout, stderr := sesconnector("send", "-config", exampleConfig, "-to", "jane@example.com", "-code", "987654", "-endpoint", srv.URL)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "sestest-1\n", stdout)
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1)
+	assert.Contains(t, string(reqs[0].Body), "Your Acme sign-in code is 987654")
+
+	code, stdout, stderr = sesconnector("test", "-config", exampleConfig, "-to", "jane@example.com", "-endpoint", srv.URL)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "sestest-2\n", stdout)
+	assert.Contains(t, string(srv.Requests()[1].Body), "Your Acme verification code is <b>000000</b>")
+}
+
+func TestSendPayload(t *testing.T) {
+	code, stdout, stderr := sesconnector("send", "-config", exampleConfig, "-to", "jane@example.com", "-dry-run",
+		"-payload", `{"code":"111111","locale":"pt-BR"}`)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "Seu código de acesso Acme é 111111", "-payload's code, since -code was not given")
+
+	code, stdout, stderr = sesconnector("send", "-config", exampleConfig, "-to", "jane@example.com", "-dry-run",
+		"-payload", `{"code":"111111"}`, "-code", "222222")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "Your Acme sign-in code is 222222", "-code given on the command line wins")
+}
+
+func dryRun(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	code, stdout, stderr := sesconnector(args...)
+	require.Equal(t, 0, code, stderr)
+	var in map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &in))
+	assert.NotContains(t, stdout, "null", "unset fields are left out")
+	return in
+}
+
+func subjectOf(in map[string]any) any {
+	return in["Content"].(map[string]any)["Simple"].(map[string]any)["Subject"].(map[string]any)["Data"]
+}
+
+func TestDryRun(t *testing.T) {
+	in := dryRun(t, "send", "-config", exampleConfig, "-to", "jane@example.com", "-locale", "pt-BR", "-dry-run")
+	assert.Equal(t, map[string]any{"ToAddresses": []any{"jane@example.com"}}, in["Destination"])
+	assert.Equal(t, "Seu código de acesso Acme é 123456", subjectOf(in))
+
+	in = dryRun(t, "test", "-config", exampleConfig, "-to", "jane@example.com", "-dry-run")
+	assert.Equal(t, "Your Acme verification code is 000000", subjectOf(in), "test -dry-run shows the test message")
+}
+
+func TestExitStatusAndMessages(t *testing.T) {
+	srv := sestest.New(t)
+	srv.Respond(func(int, sestest.Request) sestest.Response {
+		return sestest.Error(http.StatusBadRequest, "MessageRejected", "Email address is not verified.")
+	})
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"region":"mars","templates":[]}`), 0o600))
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"no command", nil, 2, []string{"Usage:", "sesconnector send"}},
+		{"unknown command", []string{"mail"}, 2, []string{`unknown command "mail"`}},
+		{"unknown flag", []string{"send", "-nope"}, 2, []string{"flag provided but not defined", "Example:"}},
+		{"no recipient", []string{"send", "-config", exampleConfig}, 2, []string{"sesconnector send: -to is required", "Example:"}},
+		{"no config", []string{"send", "-to", "a@example.com"}, 2, []string{"sesconnector send: -config is required"}},
+		{"neither", []string{"test"}, 2, []string{"sesconnector test: -config and -to are required"}},
+		{"stray argument", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "extra"}, 2, []string{`unexpected argument "extra"`}},
+		{"bad -payload", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-payload", "[1]"}, 2, []string{"-payload must be a JSON object"}},
+		{"missing config file", []string{"send", "-config", "nope.json", "-to", "a@example.com"}, 1, []string{"invalid config", "no such file"}},
+		{"invalid config", []string{"send", "-config", bad, "-to", "a@example.com"}, 1, []string{"region: \"mars\" is not an AWS region name"}},
+		{"bad recipient", []string{"send", "-config", exampleConfig, "-to", "Jane <a@example.com>", "-dry-run"}, 1, []string{"must be one bare address"}},
+		{"recipient ending in a dot", []string{"send", "-config", exampleConfig, "-to", "a@example.com.", "-dry-run"}, 1, []string{`the domain "example.com." ends with a dot; remove it`}},
+		{"unknown usage", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-usage", "Login", "-endpoint", srv.URL}, 1, []string{`unknown usage type "Login"`}},
+		{"bad endpoint", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-endpoint", "localhost"}, 1, []string{"WithEndpoint"}},
+		{"SES refuses", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-endpoint", srv.URL}, 1, []string{"MessageRejected"}},
+		{"check without config", []string{"check"}, 2, []string{"-config is required"}},
+		{"validate nothing", []string{"validate"}, 2, []string{"give at least one config file"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := sesconnector(tc.args...)
+			assert.Equal(t, tc.code, code)
+			assert.Empty(t, stdout)
+			for _, want := range tc.stderr {
+				assert.Contains(t, stderr, want)
+			}
+		})
+	}
+	assert.Len(t, srv.Requests(), 1, "only the send SES refused reached it")
+}
+
+func TestHelp(t *testing.T) {
+	for _, c := range commands {
+		code, _, stderr := sesconnector(c.name, "-h")
+		assert.Equal(t, 0, code, c.name)
+		assert.Contains(t, stderr, "sesconnector "+c.name+": "+c.summary, c.name)
+		assert.Contains(t, stderr, "Example:\n  "+c.example, c.name)
+	}
+	code, _, stderr := sesconnector("-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, stderr, "Exit status: 0 done; 1")
+}
+
+func TestCheck(t *testing.T) {
+	srv := sestest.New(t)
+	srv.Respond(func(_ int, req sestest.Request) sestest.Response {
+		switch req.Path {
+		case "/v2/email/account":
+			return sestest.Response{Body: `{"ProductionAccessEnabled":false,"SendingEnabled":true,"SendQuota":{"MaxSendRate":1,"Max24HourSend":200,"SentLast24Hours":0}}`}
+		case "/v2/email/identities/acme.example":
+			return sestest.Response{Body: `{"IdentityType":"DOMAIN","VerifiedForSendingStatus":true,"VerificationStatus":"SUCCESS"}`}
+		}
+		return sestest.Error(http.StatusNotFound, "NotFoundException", "not found")
+	})
+	code, stdout, stderr := sesconnector("check", "-config", exampleConfig, "-endpoint", srv.URL)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stdout, "Identity:          acme.example (verified: yes)\n")
+	assert.Contains(t, stdout, "Configuration set: none configured\n")
+	assert.Contains(t, stdout, "Problem: the account is in the SES sandbox in us-east-1")
+	for _, req := range srv.Requests() {
+		assert.Equal(t, http.MethodGet, req.Method, "nothing sent")
+	}
+
+	code, stdout, _ = sesconnector("check", "-config", exampleConfig, "-endpoint", srv.URL, "-json")
+	assert.Equal(t, 1, code)
+	var report map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &report))
+	assert.Equal(t, "acme.example", report["Identity"])
+	assert.Equal(t, true, report["AccountRead"])
+}
+
+// Against a server that answers nothing Check can read, what it never read is "unknown", the
+// identity is the From address, and no configuration set is "none configured".
+func TestCheckUnknowns(t *testing.T) {
+	srv := sestest.New(t)
+	srv.Respond(func(int, sestest.Request) sestest.Response {
+		return sestest.Error(http.StatusNotFound, "NotFound", "no such route")
+	})
+	code, stdout, _ := sesconnector("check", "-config", exampleConfig, "-endpoint", srv.URL)
+	assert.Equal(t, 1, code)
+	for _, want := range []string{
+		"Production access: unknown\n", "Sending enabled:   unknown\n", "Send quota:        unknown\n",
+		"Identity:          no-reply@acme.example (verified: unknown)\n", "Configuration set: none configured\n",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"region":"eu-west-1","region":"x"}`), 0o600))
+	code, stdout, _ := sesconnector("validate", exampleConfig, bad, filepath.Join(dir, "missing.json"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, exampleConfig+": valid\n")
+	assert.Contains(t, stdout, bad+": ")
+	assert.Contains(t, stdout, "  region: appears more than once")
+	assert.True(t, strings.Contains(stdout, "missing.json: sesconnector: invalid config: open"))
+
+	code, stdout, _ = sesconnector("validate", exampleConfig)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, exampleConfig+": valid\n", stdout)
+}
