@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -75,16 +76,29 @@ func verifySink(b *testing.B, h *sessink.Handler, sent int64) {
 	}
 }
 
-func BenchmarkSendMessage(b *testing.B) {
+func BenchmarkSendMessage(b *testing.B) { benchSend(b) }
+
+// BenchmarkSendMessageRecipientLimit is BenchmarkSendMessage with the memory limiter checked
+// on every send (never refusing): the pair measures what the limit adds to a send.
+func BenchmarkSendMessageRecipientLimit(b *testing.B) {
+	benchSend(b, ses.WithRecipientLimit(ses.NewMemoryLimiter(1<<30, time.Minute)))
+}
+
+// benchSend sends SignIn codes to 1,024 addresses in turn through a Connector with opts.
+func benchSend(b *testing.B, opts ...ses.Option) {
 	h, url := startSink(b)
-	c, err := ses.New(context.Background(), benchConfig(), ses.WithEndpoint(url))
+	c, err := ses.New(context.Background(), benchConfig(), append([]ses.Option{ses.WithEndpoint(url)}, opts...)...)
 	require.NoError(b, err)
 	ctx := context.Background()
+	to := make([]string, 1024)
+	for i := range to {
+		to[i] = "user" + strconv.Itoa(i) + "@example.com"
+	}
 	b.ReportAllocs()
 	var n int64
 	for b.Loop() {
 		n++
-		if _, err := c.SendMessage(ctx, "user@example.com", ses.UsageSignIn, ses.Payload{"code": strconv.FormatInt(100000+n, 10)}); err != nil {
+		if _, err := c.SendMessage(ctx, to[n%1024], ses.UsageSignIn, ses.Payload{"code": strconv.FormatInt(100000+n, 10)}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -34,6 +34,8 @@ type Connector struct {
 	limiter   *sendRate    // nil: no client-side limit
 	logger    *slog.Logger // nil: no logging
 	lookup    TemplateLookup
+
+	recipients *recipientGate // nil: no per-recipient limit
 }
 
 // New validates cfg and the options, prepares the templates, and builds one SES client: from
@@ -85,6 +87,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 	if o.maxSendRate > 0 {
 		c.limiter = newSendRate(o.maxSendRate)
 	}
+	if o.recipientLimit != nil {
+		c.recipients = &recipientGate{limiter: o.recipientLimit}
+	}
 	if c.client == nil {
 		client, err := newSESClient(ctx, cfg, &o)
 		if err != nil {
@@ -124,17 +129,28 @@ func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType,
 		return "", errNilContext
 	}
 	start := time.Now()
+	id, err := c.sendMessage(ctx, to, usage, payload)
+	if err != nil {
+		c.logFailed(ctx, start, to, usage, err)
+		return "", err
+	}
+	c.logSent(ctx, start, to, usage, id)
+	return id, nil
+}
+
+// sendMessage composes, passes the recipient limit, and sends, in that order: a request that
+// is not valid does not count against the recipient.
+func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType, payload Payload) (string, error) {
 	in, err := c.Compose(ctx, to, usage, payload)
-	if err == nil {
-		var id string
-		id, err = c.send(ctx, in)
-		if err == nil {
-			c.logSent(ctx, start, to, usage, id)
-			return id, nil
+	if err != nil {
+		return "", err
+	}
+	if c.recipients != nil {
+		if err := c.recipients.allow(ctx, to, usage, c.logger); err != nil {
+			return "", err
 		}
 	}
-	c.logFailed(ctx, start, to, usage, err)
-	return "", err
+	return c.send(ctx, in)
 }
 
 // Compose returns exactly what SendMessage would send, sending nothing: for dry runs, previews

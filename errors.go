@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// The sentinel errors. Every error this package returns matches exactly one of them with
-// errors.Is (ErrThrottled matches ErrSendFailed as well), and wraps its cause: errors.As reaches
+// The sentinel errors. Every error this package returns matches one of them with errors.Is
+// (ErrThrottled matches ErrSendFailed as well, ErrRecipientLimited and ErrSuppressed match
+// ErrInvalidParameters), and wraps its cause: errors.As reaches
 // the smithy API error and the typed SES exception, and errors.Is(err, context.Canceled) works.
 var (
 	// ErrInvalidConfig reports a Config or an Option that failed validation.

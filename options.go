@@ -23,6 +23,7 @@ type options struct {
 	lookup           TemplateLookup
 	sesOptions       []func(*sesv2.Options)
 	tags             []tag
+	recipientLimit   RecipientLimiter
 	problems         problems
 }
 

@@ -1,0 +1,176 @@
+package sesconnector
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrRecipientLimited reports that WithRecipientLimit refused the send: too many messages went
+// to this address lately. It also matches ErrInvalidParameters (the caller asked too often),
+// and errors.As reaches a *LimitError with the wait.
+var ErrRecipientLimited error = &subError{msg: "sesconnector: recipient limited", parent: ErrInvalidParameters}
+
+// LimitError is a send refused by WithRecipientLimit; RetryAfter is how long until one more
+// message may go to the address (for an HTTP Retry-After header, say).
+type LimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v: too many messages to this address lately; one more may go in %v", ErrRecipientLimited, e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap makes errors.Is(err, ErrRecipientLimited) and errors.Is(err, ErrInvalidParameters)
+// true.
+func (e *LimitError) Unwrap() error { return ErrRecipientLimited }
+
+// RecipientLimiter says whether one more message may go to key now, and if not, when. It
+// records the message when it says yes. Keys are opaque: the Connector passes a hash of the
+// normalized address and the usage type, never the address.
+type RecipientLimiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
+// WithRecipientLimit checks l before every send: after the message is composed and valid (so a
+// bad request does not count), before the suppression check and SES. A refused send is an
+// ErrRecipientLimited with a *LimitError, and nothing is sent. A limiter error is logged, once
+// for each run of failures, and the send goes ahead: a broken limiter must not stop sign-ins.
+func WithRecipientLimit(l RecipientLimiter) Option {
+	return func(o *options) {
+		if isNil(l) {
+			o.problems.add("WithRecipientLimit", "the limiter is nil; use NewMemoryLimiter or a shared one such as redislimit's")
+		}
+		o.recipientLimit = l
+	}
+}
+
+// recipientKey is what the limiter counts: the usage type and a hash of the lower-cased
+// address, so that JANE@example.com and jane@example.com share a count and no address is
+// stored.
+func recipientKey(to string, usage UsageType) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(to)))
+	return string(usage) + ":" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// recipientGate applies the limiter to one send, failing open.
+type recipientGate struct {
+	limiter RecipientLimiter
+	failing atomic.Bool // the last call failed: log the next failure only after a success
+}
+
+func (g *recipientGate) allow(ctx context.Context, to string, usage UsageType, logger *slog.Logger) error {
+	ok, retryAfter, err := g.limiter.Allow(ctx, recipientKey(to, usage))
+	if err != nil {
+		if g.failing.CompareAndSwap(false, true) && logger != nil {
+			logger.LogAttrs(ctx, slog.LevelError, "sesconnector: recipient limiter failed; sending without it until it answers again",
+				slog.String("error", cut(err.Error(), maxErrorText)))
+		}
+		return nil
+	}
+	if g.failing.CompareAndSwap(true, false) && logger != nil {
+		logger.LogAttrs(ctx, slog.LevelInfo, "sesconnector: recipient limiter answers again")
+	}
+	if !ok {
+		return &LimitError{RetryAfter: retryAfter}
+	}
+	return nil
+}
+
+// NewMemoryLimiter allows n messages per key in any window of length per, in this process only
+// (use a shared limiter across replicas). It keeps the times of the last n messages of each
+// key, and forgets a key once its newest message is older than per, so memory follows the
+// keys active in the last per. n < 1 or per <= 0 allows nothing.
+func NewMemoryLimiter(n int, per time.Duration) RecipientLimiter {
+	l := &memoryLimiter{n: n, per: per, now: time.Now}
+	for i := range l.shards {
+		l.shards[i].keys = map[string]*window{}
+	}
+	return l
+}
+
+const limiterShards = 32
+
+type memoryLimiter struct {
+	n      int
+	per    time.Duration
+	now    func() time.Time
+	shards [limiterShards]limiterShard
+}
+
+type limiterShard struct {
+	mu        sync.Mutex
+	keys      map[string]*window
+	lastSweep time.Time
+}
+
+// window holds the times of a key's last n messages: it grows to n, then the oldest is at
+// next. (Growing keeps a large n cheap for the many keys that see one message.)
+type window struct {
+	times []time.Time
+	next  int
+}
+
+func (w *window) newest() time.Time { return w.times[(w.next+len(w.times)-1)%len(w.times)] }
+
+// record adds a message at now if the window has room, or returns the wait until it has.
+func (w *window) record(now time.Time, n int, per time.Duration) time.Duration {
+	if len(w.times) < n {
+		w.times = append(w.times, now)
+		return 0
+	}
+	if wait := w.times[w.next].Add(per).Sub(now); wait > 0 {
+		return wait
+	}
+	w.times[w.next] = now
+	w.next = (w.next + 1) % n
+	return 0
+}
+
+// Allow implements RecipientLimiter.
+func (l *memoryLimiter) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+	if l.n < 1 || l.per <= 0 {
+		return false, time.Duration(1<<63 - 1), nil
+	}
+	now := l.now()
+	s := &l.shards[shardOf(key)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastSweep) >= l.per {
+		s.sweep(now, l.per)
+	}
+	w := s.keys[key]
+	if w == nil {
+		w = &window{times: make([]time.Time, 0, min(l.n, 4))}
+		s.keys[key] = w
+	}
+	if wait := w.record(now, l.n, l.per); wait > 0 {
+		return false, wait, nil
+	}
+	return true, 0, nil
+}
+
+// sweep forgets the keys that have had no message for per.
+func (s *limiterShard) sweep(now time.Time, per time.Duration) {
+	for k, w := range s.keys {
+		if now.Sub(w.newest()) >= per {
+			delete(s.keys, k)
+		}
+	}
+	s.lastSweep = now
+}
+
+// shardOf spreads keys over the shards (FNV-1a).
+func shardOf(key string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return int(h % limiterShards)
+}
