@@ -1,10 +1,13 @@
 # The two commands of the README: `make demo` (the main job: a send to a local SES emulator)
-# and `make test` (every test). Both install the pinned emulator first.
+# and `make test` (every test). Both install the pinned emulator first; `make test` also needs
+# redis-server on the PATH (Debian: apt-get install redis-server), as .ci/run installs it.
 
 GO       ?= go
 FUZZTIME ?= 4s
 EMULATOR := internal/emulator/node_modules/.package-lock.json
 GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
+# The modules of this repository: the library, and those kept apart so that it needs no Redis client.
+MODULES  := . redislimit examples/authserver
 
 .PHONY: demo test emulator fmt-check vet unit fuzz bench perf
 
@@ -23,10 +26,11 @@ fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	$(GO) vet ./...
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
+# Real parts: the SES emulator (npm, pinned) and redis-server (Debian's package; .ci/run installs it).
 unit: $(EMULATOR)
-	$(GO) test -race -count=1 ./...
+	@for m in $(MODULES); do echo "go test -race $$m/..."; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Each fuzzer runs for FUZZTIME beyond its seed corpus (testdata/fuzz), which `unit` runs too.
 fuzz:
@@ -37,6 +41,7 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem .
+	cd redislimit && $(GO) test -run '^$$' -bench . -benchmem .
 
 # The README's Performance table: the connector, the raw SDK and Logto's connector, side by side.
 LOGTO := internal/cmd/sesbench/logto/node_modules/.package-lock.json

@@ -6,8 +6,12 @@
 //	curl -X POST localhost:8080/codes  -d '{"email":"jane@example.com","usageType":"SignIn","locale":"pt-BR"}'
 //	curl -X POST localhost:8080/verify -d '{"email":"jane@example.com","usageType":"SignIn","code":"123456"}'
 //
-// Codes live 10 minutes; an address gets at most 3 codes per 10 minutes and 5 tries per code.
-// SES throttling answers 429, a bad address or usage type 400, other send failures 502.
+// Codes live 10 minutes; an address gets at most 3 codes per 10 minutes (counted by the
+// Connector's per-recipient limit: in this process, or shared by every replica in Redis when
+// REDIS_URL is set, e.g. redis://localhost:6379/0) and 5 tries per code. Too many codes for an
+// address and SES throttling answer 429 with Retry-After, a bad address or usage type 400,
+// other send failures 502. Every address gets the same answers: the server does not tell
+// whether an account exists.
 package main
 
 import (
@@ -21,7 +25,10 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/redislimit"
 )
 
 func main() {
@@ -47,7 +54,11 @@ func run(configPath, addr, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	opts := []ses.Option{ses.WithLogger(log)}
+	limiter, err := recipientLimiter(os.Getenv("REDIS_URL"), DefaultPolicy)
+	if err != nil {
+		return err
+	}
+	opts := []ses.Option{ses.WithLogger(log), ses.WithRecipientLimit(limiter)}
 	if endpoint != "" {
 		opts = append(opts, ses.WithEndpoint(endpoint))
 	}
@@ -67,4 +78,17 @@ func run(configPath, addr, endpoint string) error {
 		return err
 	}
 	return nil
+}
+
+// recipientLimiter is Redis when redisURL is set, so that replicas share the count, and this
+// process's memory otherwise.
+func recipientLimiter(redisURL string, p Policy) (ses.RecipientLimiter, error) {
+	if redisURL == "" {
+		return ses.NewMemoryLimiter(p.SendsPerWindow, p.SendWindow), nil
+	}
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return redislimit.New(redis.NewClient(opts), p.SendsPerWindow, p.SendWindow)
 }

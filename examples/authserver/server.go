@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -25,7 +26,9 @@ type Sender interface {
 	SendMessage(ctx context.Context, to string, usage ses.UsageType, payload ses.Payload) (string, error)
 }
 
-// Policy is how long codes live and how often they may be asked for and tried.
+// Policy is how long codes live and how often they may be asked for and tried. The send limit
+// is the Connector's (sesconnector.WithRecipientLimit, built in main from SendsPerWindow and
+// SendWindow), so that it holds across replicas when the limiter is Redis.
 type Policy struct {
 	CodeTTL        time.Duration // a code expires this long after it was sent
 	SendsPerWindow int           // codes one address may be sent per SendWindow
@@ -48,7 +51,6 @@ type Server struct {
 
 	mu      sync.Mutex
 	pending map[codeKey]*pendingCode
-	sends   map[string][]time.Time // per address, the send times within the window
 }
 
 type codeKey struct {
@@ -65,7 +67,7 @@ type pendingCode struct {
 // NewServer returns a server that sends codes through sender.
 func NewServer(sender Sender, policy Policy, log *slog.Logger) *Server {
 	s := &Server{sender: sender, policy: policy, now: time.Now, log: log,
-		pending: map[codeKey]*pendingCode{}, sends: map[string][]time.Time{}}
+		pending: map[codeKey]*pendingCode{}}
 	if _, err := rand.Read(s.key[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
@@ -93,11 +95,6 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := normalize(req.Email)
-	if wait, ok := s.allowSend(email); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		writeError(w, http.StatusTooManyRequests, "too many codes requested for this address; try again later")
-		return
-	}
 	code, err := newCode()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "could not make a code")
@@ -108,8 +105,9 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		payload["locale"] = req.Locale
 	}
 	if _, err := s.sender.SendMessage(r.Context(), req.Email, req.UsageType, payload); err != nil {
-		if errors.Is(err, ses.ErrInvalidParameters) {
-			s.unrecordSend(email) // nothing was sent: a bad request must not use up the address's sends
+		var limited *ses.LimitError
+		if errors.As(err, &limited) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limited.RetryAfter.Seconds()))))
 		}
 		status, msg := sendStatus(err)
 		s.log.WarnContext(r.Context(), "code not sent", "usageType", req.UsageType, "status", status)
@@ -125,6 +123,8 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 // sendStatus maps a send error to an HTTP status and a message safe to show the caller.
 func sendStatus(err error) (int, string) {
 	switch {
+	case errors.Is(err, ses.ErrRecipientLimited): // before ErrInvalidParameters, which it matches
+		return http.StatusTooManyRequests, "too many codes requested for this address; try again later"
 	case errors.Is(err, ses.ErrThrottled):
 		return http.StatusTooManyRequests, "the mail service is busy; try again shortly"
 	case errors.Is(err, ses.ErrInvalidParameters):
@@ -163,34 +163,6 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	default:
 		delete(s.pending, key) // a code verifies once
 		writeJSON(w, http.StatusOK, map[string]any{"verified": true})
-	}
-}
-
-// allowSend records a send to email if the address is under its limit, or says how long to wait.
-func (s *Server) allowSend(email string) (time.Duration, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	recent := s.sends[email][:0]
-	for _, t := range s.sends[email] {
-		if now.Sub(t) < s.policy.SendWindow {
-			recent = append(recent, t)
-		}
-	}
-	if len(recent) >= s.policy.SendsPerWindow {
-		s.sends[email] = recent
-		return s.policy.SendWindow - now.Sub(recent[0]), false
-	}
-	s.sends[email] = append(recent, now)
-	return 0, true
-}
-
-// unrecordSend takes back the last send recorded for email.
-func (s *Server) unrecordSend(email string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := len(s.sends[email]); n > 0 {
-		s.sends[email] = s.sends[email][:n-1]
 	}
 }
 

@@ -11,17 +11,21 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	ses "github.com/sesconnector/sesconnector"
 	"github.com/sesconnector/sesconnector/internal/emulator"
+	"github.com/sesconnector/sesconnector/internal/redistest"
 )
 
 // fakeSender remembers the last code sent to each address, or fails with err.
@@ -136,8 +140,45 @@ func mustAtoi(s string) int {
 	return n
 }
 
+// capturingSES is the SES client of a real Connector in these tests: it keeps the code of the
+// last message to each address, read from the rendered subject.
+type capturingSES struct {
+	mu    sync.Mutex
+	codes map[string]string
+}
+
+var codeInSubject = regexp.MustCompile(`(\d{6})$`)
+
+func (c *capturingSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.codes == nil {
+		c.codes = map[string]string{}
+	}
+	c.codes[in.Destination.ToAddresses[0]] = codeInSubject.FindString(*in.Content.Simple.Subject.Data)
+	return &sesv2.SendEmailOutput{MessageId: aws.String("m")}, nil
+}
+
+func (c *capturingSES) code(to string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.codes[to]
+}
+
+// limitedServer is the server as main builds it, with the memory limiter, over capturingSES.
+func limitedServer(t *testing.T) (*testServer, *capturingSES) {
+	api := &capturingSES{}
+	limiter, err := recipientLimiter("", DefaultPolicy)
+	require.NoError(t, err)
+	cfg, err := ses.LoadConfig(filepath.Join("..", "config.example.json"))
+	require.NoError(t, err)
+	conn, err := ses.New(context.Background(), cfg, ses.WithClient(api), ses.WithRecipientLimit(limiter))
+	require.NoError(t, err)
+	return newTestServer(t, conn), api
+}
+
 func TestTooManyRequests(t *testing.T) {
-	ts := newTestServer(t, &fakeSender{})
+	ts, _ := limitedServer(t)
 	for range DefaultPolicy.SendsPerWindow {
 		status, _ := ts.post(t, "/codes", codeBody("d@example.com"))
 		require.Equal(t, http.StatusAccepted, status)
@@ -146,13 +187,12 @@ func TestTooManyRequests(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	assert.Equal(t, "601", resp.Header.Get("Retry-After"))
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.InDelta(t, DefaultPolicy.SendWindow.Seconds(), retry, 5)
 
 	status, _ := ts.post(t, "/codes", codeBody("other@example.com"))
 	assert.Equal(t, http.StatusAccepted, status, "limits are per address")
-	ts.clock = ts.clock.Add(DefaultPolicy.SendWindow)
-	status, _ = ts.post(t, "/codes", codeBody("d@example.com"))
-	assert.Equal(t, http.StatusAccepted, status, "the window moves on")
 }
 
 func TestSendFailures(t *testing.T) {
@@ -216,8 +256,7 @@ func TestWithEmulator(t *testing.T) {
 }
 
 func TestLimitIgnoresLetterCase(t *testing.T) {
-	sender := &fakeSender{}
-	ts := newTestServer(t, sender)
+	ts, api := limitedServer(t)
 	for i := range DefaultPolicy.SendsPerWindow {
 		email := []string{"jane@example.com", "JANE@example.com", "Jane@Example.com"}[i%3]
 		status, _ := ts.post(t, "/codes", codeBody(email))
@@ -226,24 +265,30 @@ func TestLimitIgnoresLetterCase(t *testing.T) {
 	status, _ := ts.post(t, "/codes", codeBody("JANE@EXAMPLE.COM"))
 	assert.Equal(t, http.StatusTooManyRequests, status, "one inbox, one limit")
 
-	code := sender.code("Jane@Example.com") // the last one sent
+	code := api.code("Jane@Example.com") // the last one sent
 	require.NotEmpty(t, code)
 	status, _ = ts.post(t, "/verify", verifyBody("jane@EXAMPLE.com", code))
 	assert.Equal(t, http.StatusOK, status, "a code verifies for the address in any letter case")
 }
 
 func TestInvalidSendsDoNotCount(t *testing.T) {
-	bad := &fakeSender{err: fmt.Errorf("%w: recipient is bad", ses.ErrInvalidParameters)}
-	ts := newTestServer(t, bad)
+	ts, _ := limitedServer(t)
 	for range DefaultPolicy.SendsPerWindow + 2 {
-		status, _ := ts.post(t, "/codes", codeBody("f@example.com"))
+		status, _ := ts.post(t, "/codes", `{"email":"f@example.com","usageType":"Login"}`)
 		require.Equal(t, http.StatusBadRequest, status)
 	}
-	bad.mu.Lock()
-	bad.err = nil
-	bad.mu.Unlock()
 	status, _ := ts.post(t, "/codes", codeBody("f@example.com"))
 	assert.Equal(t, http.StatusAccepted, status, "refused requests used none of the address's sends")
+}
+
+// Whether an address has an account is not the server's to tell: a known and an unknown
+// address get the same status and body.
+func TestSameAnswerForEveryAddress(t *testing.T) {
+	ts, _ := limitedServer(t)
+	s1, out1 := ts.post(t, "/codes", codeBody("known@example.com"))
+	s2, out2 := ts.post(t, "/codes", codeBody("nobody-ever@example.com"))
+	assert.Equal(t, s1, s2)
+	assert.Equal(t, out1, out2)
 }
 
 func TestBadRequestMessages(t *testing.T) {
@@ -262,4 +307,30 @@ func TestBadRequestMessages(t *testing.T) {
 	status, out := ts.post(t, "/codes", `{"email":"`+strings.Repeat("a", 5000)+`"}`)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Equal(t, "the body is over 4 KiB", out["error"])
+}
+
+// Two replicas of the server, each with its own Connector, share the per-address limit
+// through REDIS_URL: the fourth code for an address is refused whichever replica gets it.
+func TestReplicasShareRedisLimit(t *testing.T) {
+	srv := redistest.StartForTest(t)
+	cfg, err := ses.LoadConfig(filepath.Join("..", "config.example.json"))
+	require.NoError(t, err)
+	var replicas []*testServer
+	for range 2 {
+		limiter, err := recipientLimiter(srv.URL(), DefaultPolicy)
+		require.NoError(t, err)
+		conn, err := ses.New(context.Background(), cfg, ses.WithClient(&capturingSES{}), ses.WithRecipientLimit(limiter))
+		require.NoError(t, err)
+		replicas = append(replicas, newTestServer(t, conn))
+	}
+	for i := range DefaultPolicy.SendsPerWindow {
+		status, _ := replicas[i%2].post(t, "/codes", codeBody("g@example.com"))
+		require.Equal(t, http.StatusAccepted, status)
+	}
+	for _, r := range replicas {
+		status, _ := r.post(t, "/codes", codeBody("G@example.com"))
+		assert.Equal(t, http.StatusTooManyRequests, status)
+	}
+	_, err = recipientLimiter("http://not-redis", DefaultPolicy)
+	require.Error(t, err)
 }

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sesconnector/sesconnector/internal/childproc"
 )
 
 // ErrNotInstalled means node or the emulator's npm package is missing.
@@ -85,7 +87,7 @@ func Start(ctx context.Context, env ...string) (*Emulator, error) {
 	e.cmd = exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	e.cmd.Env = append(os.Environ(), env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.output, e.output
-	e.cmd.SysProcAttr = procAttr()
+	e.cmd.SysProcAttr = childproc.Attr()
 	if err := e.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the SES emulator: %w", err)
 	}
