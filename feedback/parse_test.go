@@ -247,3 +247,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse reads each documented sample inside an SNS envelope, as an HTTPS subscription
+// or an SQS queue receives it.
+func BenchmarkParse(b *testing.B) {
+	for _, name := range []string{"event-bounce", "event-complaint", "event-delivery", "event-send", "event-open", "event-click", "event-deliverydelay", "notification-bounce-with-dsn"} {
+		data := shapes(b, fixture(b, name))["SNS envelope (HTTPS or SQS)"]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := feedback.Parse(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
