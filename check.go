@@ -59,7 +59,7 @@ func (c *Connector) Check(ctx context.Context) (*Report, error) {
 	}
 	r := &Report{Region: c.region, ConfigurationSet: c.sender.configurationSetName, ConfigurationSetFound: c.sender.configurationSetName == ""}
 	steps := []func(context.Context, CheckAPI, *Report) (stop bool, err error){
-		c.checkAccount, c.checkIdentity, c.checkConfigurationSet,
+		c.checkAccount, c.checkIdentity, c.checkConfigurationSet, c.checkSuppressionAccess,
 	}
 	for _, step := range steps {
 		stop, err := step(ctx, api, r)
@@ -179,6 +179,24 @@ func (c *Connector) checkConfigurationSet(ctx context.Context, api CheckAPI, r *
 	r.ConfigurationSetRead, r.ConfigurationSetFound = true, true
 	if out.SendingOptions != nil && !out.SendingOptions.SendingEnabled {
 		r.Problems = append(r.Problems, fmt.Sprintf("sending is disabled for the configuration set %q in %s: enable it, or use another", name, c.region))
+	}
+	return false, nil
+}
+
+// checkSuppressionAccess asks, with WithSuppressionCheck, whether these credentials may read
+// the suppression list: without ses:GetSuppressedDestination every send goes unchecked.
+func (c *Connector) checkSuppressionAccess(ctx context.Context, _ CheckAPI, r *Report) (bool, error) {
+	if c.suppression == nil {
+		return false, nil
+	}
+	probe := c.identity // any address will do: NotFound is an answer
+	_, err := c.suppression.api.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &probe})
+	switch {
+	case err == nil || isCode(err, "NotFoundException"):
+	case isCode(err, "AccessDeniedException") || isCode(err, "AccessDenied"):
+		r.Problems = append(r.Problems, "access denied to ses:GetSuppressedDestination: WithSuppressionCheck cannot see the suppression list, so every send goes ahead unchecked; grant it to the credentials that send")
+	default:
+		return c.callProblem(r, "GetSuppressedDestination", "see the suppression list (WithSuppressionCheck)", err)
 	}
 	return false, nil
 }

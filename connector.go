@@ -35,7 +35,8 @@ type Connector struct {
 	logger    *slog.Logger // nil: no logging
 	lookup    TemplateLookup
 
-	recipients *recipientGate // nil: no per-recipient limit
+	recipients  *recipientGate    // nil: no per-recipient limit
+	suppression *suppressionCheck // nil: no suppression check
 }
 
 // New validates cfg and the options, prepares the templates, and builds one SES client: from
@@ -76,6 +77,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 			feedbackARN:          cfg.FeedbackForwardingEmailAddressIdentityArn,
 			configurationSetName: cfg.ConfigurationSetName,
 			tags:                 o.tags,
+			keepTracking:         o.keepTracking,
 		},
 		region:    cfg.Region,
 		identity:  from.Address,
@@ -88,7 +90,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		c.limiter = newSendRate(o.maxSendRate)
 	}
 	if o.recipientLimit != nil {
-		c.recipients = &recipientGate{limiter: o.recipientLimit}
+		c.recipients = newRecipientGate(o.recipientLimit)
 	}
 	if c.client == nil {
 		client, err := newSESClient(ctx, cfg, &o)
@@ -96,6 +98,13 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 			return nil, err
 		}
 		c.client = client
+	}
+	if o.suppressionTTL > 0 {
+		api, ok := c.client.(SuppressionAPI)
+		if !ok {
+			return nil, &ConfigError{Problems: []Problem{{Path: "WithSuppressionCheck", Message: "the client given to WithClient has no GetSuppressedDestination (SuppressionAPI)"}}}
+		}
+		c.suppression = newSuppressionCheck(api, o.suppressionTTL)
 	}
 	return c, nil
 }
@@ -147,6 +156,11 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 	}
 	if c.recipients != nil {
 		if err := c.recipients.allow(ctx, to, usage, c.logger); err != nil {
+			return "", err
+		}
+	}
+	if c.suppression != nil {
+		if err := c.suppression.check(ctx, to, c.logger); err != nil {
 			return "", err
 		}
 	}

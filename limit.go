@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -61,22 +60,21 @@ func recipientKey(to string, usage UsageType) string {
 
 // recipientGate applies the limiter to one send, failing open.
 type recipientGate struct {
-	limiter RecipientLimiter
-	failing atomic.Bool // the last call failed: log the next failure only after a success
+	limiter  RecipientLimiter
+	failures failureLog
+}
+
+func newRecipientGate(l RecipientLimiter) *recipientGate {
+	return &recipientGate{limiter: l, failures: failureLog{what: "recipient limiter"}}
 }
 
 func (g *recipientGate) allow(ctx context.Context, to string, usage UsageType, logger *slog.Logger) error {
 	ok, retryAfter, err := g.limiter.Allow(ctx, recipientKey(to, usage))
 	if err != nil {
-		if g.failing.CompareAndSwap(false, true) && logger != nil {
-			logger.LogAttrs(ctx, slog.LevelError, "sesconnector: recipient limiter failed; sending without it until it answers again",
-				slog.String("error", cut(err.Error(), maxErrorText)))
-		}
+		g.failures.failed(ctx, logger, err)
 		return nil
 	}
-	if g.failing.CompareAndSwap(true, false) && logger != nil {
-		logger.LogAttrs(ctx, slog.LevelInfo, "sesconnector: recipient limiter answers again")
-	}
+	g.failures.ok(ctx, logger)
 	if !ok {
 		return &LimitError{RetryAfter: retryAfter}
 	}

@@ -93,7 +93,7 @@ func TestRecipientKeyHoldsNoAddress(t *testing.T) {
 // BenchmarkRecipientGate is what WithRecipientLimit adds to a send with the memory limiter:
 // the key's hash and the limiter's answer.
 func BenchmarkRecipientGate(b *testing.B) {
-	g := &recipientGate{limiter: NewMemoryLimiter(1<<30, time.Minute)}
+	g := newRecipientGate(NewMemoryLimiter(1<<30, time.Minute))
 	to := make([]string, 1024)
 	for i := range to {
 		to[i] = fmt.Sprintf("user%d@example.com", i)

@@ -6,6 +6,7 @@ import (
 	"math"
 	neturl "net/url"
 	"reflect"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 )
@@ -24,6 +25,8 @@ type options struct {
 	sesOptions       []func(*sesv2.Options)
 	tags             []tag
 	recipientLimit   RecipientLimiter
+	suppressionTTL   time.Duration
+	keepTracking     bool
 	problems         problems
 }
 
@@ -145,3 +148,11 @@ func WithTags(tags map[string]string) Option {
 }
 
 const maxTag = 256
+
+// WithTracking keeps the open and click tracking of the configuration set (or the account).
+// Without it every send turns both off for its message (ConfigurationOverrides.Tracking):
+// SES rewriting a sign-in link into a tracking redirect breaks it for users with ad blockers
+// and lets mail scanners consume it.
+func WithTracking() Option {
+	return func(o *options) { o.keepTracking = true }
+}

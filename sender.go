@@ -22,6 +22,7 @@ type sender struct {
 	feedbackARN          string
 	configurationSetName string
 	tags                 []tag // WithTags, sorted by name; usageType added per send with a configuration set
+	keepTracking         bool  // WithTracking: no ConfigurationOverrides
 }
 
 type tag struct{ name, value string }
@@ -32,18 +33,20 @@ const charsetUTF8 = "UTF-8"
 // costs one allocation instead of a dozen, and no two requests share anything a caller could
 // change.
 type request struct {
-	input   sesv2.SendEmailInput
-	dest    types.Destination
-	to      [1]string
-	content types.EmailContent
-	message types.Message
-	body    types.Body
-	subject types.Content
-	html    types.Content
-	text    types.Content
-	charset string
-	fixed   sender
-	r       rendered
+	input     sesv2.SendEmailInput
+	dest      types.Destination
+	to        [1]string
+	content   types.EmailContent
+	message   types.Message
+	body      types.Body
+	subject   types.Content
+	html      types.Content
+	text      types.Content
+	charset   string
+	overrides types.ConfigurationOverrides
+	tracking  types.TrackingConfigurationOverrides
+	fixed     sender
+	r         rendered
 }
 
 // compose builds the SendEmailInput for one message of usage, rendered from ct. Empty optional
@@ -78,6 +81,13 @@ func (s *sender) compose(to string, usage UsageType, ct *compiledTemplate, r ren
 	}
 	if ct.replyTo != "" {
 		q.input.ReplyToAddresses = []string{ct.replyTo}
+	}
+	if !s.keepTracking {
+		// Auth mail carries sign-in links and codes: a click-tracking redirect breaks them (ad
+		// blockers, mail scanners that follow links) and an open pixel adds nothing.
+		q.tracking = types.TrackingConfigurationOverrides{ClickTrackingEnabled: types.FeatureStatusDisabled, OpenTrackingEnabled: types.FeatureStatusDisabled}
+		q.overrides.Tracking = &q.tracking
+		q.input.ConfigurationOverrides = &q.overrides
 	}
 	q.input.EmailTags = s.emailTags(usage)
 	return &q.input

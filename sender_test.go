@@ -40,6 +40,11 @@ func fullConfig() *ses.Config {
 	}
 }
 
+// trackingOff is what every send carries unless WithTracking: no open pixel, no link rewriting.
+var trackingOff = &types.ConfigurationOverrides{Tracking: &types.TrackingConfigurationOverrides{
+	ClickTrackingEnabled: types.FeatureStatusDisabled, OpenTrackingEnabled: types.FeatureStatusDisabled,
+}}
+
 func TestComposeFullConfig(t *testing.T) {
 	t.Parallel()
 	c, _ := newConnector(t, fullConfig(), ses.WithTags(map[string]string{"team": "identity", "env": "prod"}))
@@ -53,6 +58,7 @@ func TestComposeFullConfig(t *testing.T) {
 		FeedbackForwardingEmailAddress:            aws.String("bounces@example.com"),
 		FeedbackForwardingEmailAddressIdentityArn: aws.String("arn:aws:ses:us-east-1:123456789012:identity/bounces@example.com"),
 		ConfigurationSetName:                      aws.String("auth-mail"),
+		ConfigurationOverrides:                    trackingOff,
 		EmailTags: []types.MessageTag{
 			{Name: aws.String("usageType"), Value: aws.String("SignIn")},
 			{Name: aws.String("env"), Value: aws.String("prod")},
@@ -77,8 +83,9 @@ func TestComposeMinimalConfig(t *testing.T) {
 	in, err := c.Compose(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": "123456"})
 	require.NoError(t, err)
 	assert.Equal(t, &sesv2.SendEmailInput{
-		FromEmailAddress: aws.String("noreply@example.com"),
-		Destination:      &types.Destination{ToAddresses: []string{"user@example.com"}},
+		FromEmailAddress:       aws.String("noreply@example.com"),
+		Destination:            &types.Destination{ToAddresses: []string{"user@example.com"}},
+		ConfigurationOverrides: trackingOff,
 		Content: &types.EmailContent{Simple: &types.Message{
 			Subject: &types.Content{Data: aws.String("Sign-in code 123456"), Charset: aws.String("UTF-8")},
 			Body:    &types.Body{Html: &types.Content{Data: aws.String("<p>Your sign-in code is 123456.</p>"), Charset: aws.String("UTF-8")}},

@@ -75,7 +75,22 @@ func TestWireOptionalFields(t *testing.T) {
 		}},
 		"Destination":      map[string]any{"ToAddresses": []any{"user@example.com"}},
 		"FromEmailAddress": "noreply@example.com",
+		"ConfigurationOverrides": map[string]any{"Tracking": map[string]any{
+			"ClickTrackingEnabled": "DISABLED", "OpenTrackingEnabled": "DISABLED",
+		}},
 	}, req.JSON)
+}
+
+// WithTracking leaves tracking to the configuration set: no ConfigurationOverrides on the wire.
+func TestWireWithTracking(t *testing.T) {
+	noLeaks(t)
+	c, srv := wireConnector(t, fullConfig(), ses.WithTracking())
+	_, err := c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+	require.NoError(t, err)
+	body := srv.Requests()[0]
+	assert.NotContains(t, string(body.Body), "ConfigurationOverrides")
+	assert.NotContains(t, string(body.Body), "Tracking")
+	assert.Equal(t, "auth-mail", body.JSON["ConfigurationSetName"])
 }
 
 func TestWireSignature(t *testing.T) {

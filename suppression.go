@@ -1,0 +1,146 @@
+package sesconnector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// ErrSuppressed reports a recipient on the account's SES suppression list: SES would accept the
+// message and drop it, and the user would wait for a code that never comes. It also matches
+// ErrInvalidParameters (ask the user for another address); errors.As reaches the *Suppression
+// with the reason and date.
+var ErrSuppressed error = &subError{msg: "sesconnector: recipient suppressed", parent: ErrInvalidParameters}
+
+// SuppressionAPI is what WithSuppressionCheck asks of the client; *sesv2.Client has it.
+type SuppressionAPI interface {
+	GetSuppressedDestination(ctx context.Context, params *sesv2.GetSuppressedDestinationInput, optFns ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error)
+}
+
+// Suppression is an address on the account-level suppression list.
+type Suppression struct {
+	Address     string
+	Reason      string // "BOUNCE" or "COMPLAINT"
+	LastUpdated time.Time
+}
+
+// Error says why nothing was sent, without the address.
+func (s *Suppression) Error() string {
+	return fmt.Sprintf("%v: the address is on the account's SES suppression list (%s, since %s): SES would drop the message; ask for another address, or remove it from the list once it can receive mail",
+		ErrSuppressed, s.Reason, s.LastUpdated.UTC().Format(time.DateOnly))
+}
+
+// Unwrap makes errors.Is(err, ErrSuppressed) and errors.Is(err, ErrInvalidParameters) true.
+func (s *Suppression) Unwrap() error { return ErrSuppressed }
+
+// WithSuppressionCheck asks SES, before each send, whether the recipient is on the
+// account-level suppression list (ses:GetSuppressedDestination). A suppressed recipient gets
+// ErrSuppressed with the reason and date, and nothing is sent. Answers are cached per address
+// for ttl, both "suppressed" and "not", and concurrent sends to one address make one look-up.
+// A failed or denied look-up is logged, once for each run of failures, and the send goes
+// ahead. Check reports whether the credentials may make the look-up.
+func WithSuppressionCheck(ttl time.Duration) Option {
+	return func(o *options) {
+		if ttl <= 0 {
+			o.problems.add("WithSuppressionCheck", fmt.Sprintf("a cache time of %v; give a positive duration, such as 10*time.Minute", ttl))
+		}
+		o.suppressionTTL = ttl
+	}
+}
+
+// maxSuppressionCache bounds the cache: addresses seen in the last ttl, at most this many.
+const maxSuppressionCache = 100_000
+
+// suppressionCheck looks recipients up on the suppression list, through a cache. The cache is
+// golang-lru's bounded LRU with the expiry kept beside each answer: its expirable variant
+// starts a goroutine per cache that never ends, which would outlive every Connector.
+type suppressionCheck struct {
+	api      SuppressionAPI
+	ttl      time.Duration
+	cache    *lru.Cache[string, cachedAnswer]
+	inFlight singleflight.Group
+	failures failureLog
+}
+
+// cachedAnswer is a look-up's answer until expires; a nil suppression is "not suppressed".
+type cachedAnswer struct {
+	suppression *Suppression
+	expires     time.Time
+}
+
+func newSuppressionCheck(api SuppressionAPI, ttl time.Duration) *suppressionCheck {
+	cache, _ := lru.New[string, cachedAnswer](maxSuppressionCache) // errs only for a size <= 0
+	return &suppressionCheck{api: api, ttl: ttl, cache: cache, failures: failureLog{what: "suppression list look-up"}}
+}
+
+// check returns a *Suppression error for a suppressed recipient, and nil otherwise (a failed
+// look-up included).
+func (s *suppressionCheck) check(ctx context.Context, to string, logger *slog.Logger) error {
+	key := strings.ToLower(to)
+	if a, ok := s.cache.Get(key); ok && time.Now().Before(a.expires) {
+		return asError(a.suppression)
+	}
+	v, err, _ := s.inFlight.Do(key, func() (any, error) {
+		sup, err := s.lookup(ctx, to)
+		if err == nil {
+			s.cache.Add(key, cachedAnswer{suppression: sup, expires: time.Now().Add(s.ttl)})
+		}
+		return sup, err
+	})
+	if err != nil {
+		s.failures.failed(ctx, logger, err)
+		return nil
+	}
+	s.failures.ok(ctx, logger)
+	return asError(v.(*Suppression))
+}
+
+func asError(s *Suppression) error {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+func (s *suppressionCheck) lookup(ctx context.Context, to string) (*Suppression, error) {
+	out, err := s.api.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &to})
+	switch {
+	case isCode(err, "NotFoundException"):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case out == nil || out.SuppressedDestination == nil:
+		return nil, errors.New("ses:GetSuppressedDestination gave an empty answer")
+	}
+	d := out.SuppressedDestination
+	return &Suppression{Address: aws.ToString(d.EmailAddress), Reason: string(d.Reason), LastUpdated: aws.ToTime(d.LastUpdateTime)}, nil
+}
+
+// failureLog logs the first failure of a run of failures, and the recovery after it, so that
+// a dependency that is down writes two records, not one per send.
+type failureLog struct {
+	what    string
+	failing atomic.Bool
+}
+
+func (f *failureLog) failed(ctx context.Context, logger *slog.Logger, err error) {
+	if f.failing.CompareAndSwap(false, true) && logger != nil {
+		logger.LogAttrs(ctx, slog.LevelError, "sesconnector: "+f.what+" failed; sending without it until it answers again",
+			slog.String("error", cut(err.Error(), maxErrorText)))
+	}
+}
+
+func (f *failureLog) ok(ctx context.Context, logger *slog.Logger) {
+	if f.failing.CompareAndSwap(true, false) && logger != nil {
+		logger.LogAttrs(ctx, slog.LevelInfo, "sesconnector: "+f.what+" answers again")
+	}
+}

@@ -1,0 +1,37 @@
+package sesconnector
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+)
+
+type notSuppressed struct{}
+
+func (notSuppressed) GetSuppressedDestination(context.Context, *sesv2.GetSuppressedDestinationInput, ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error) {
+	return nil, &types.NotFoundException{}
+}
+
+// BenchmarkSuppressionCheckWarm is what WithSuppressionCheck adds to a send once the answer
+// for the address is cached.
+func BenchmarkSuppressionCheckWarm(b *testing.B) {
+	s := newSuppressionCheck(notSuppressed{}, time.Hour)
+	to := make([]string, 1024)
+	for i := range to {
+		to[i] = fmt.Sprintf("user%d@example.com", i)
+		_ = s.check(context.Background(), to[i], nil)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.check(ctx, to[i%len(to)], nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
