@@ -47,8 +47,8 @@ func shapes(t testing.TB, record []byte) map[string][]byte {
 	}
 	snsObject["Message"] = obj
 	return map[string][]byte{
-		"raw (SQS raw delivery)":      record,
-		"SNS envelope (HTTPS or SQS)": marshal(sns),
+		"raw (SQS raw delivery)":       record,
+		"SNS envelope (HTTPS or SQS)":  marshal(sns),
 		"SNS envelope, object Message": marshal(snsObject),
 		"EventBridge": marshal(map[string]any{
 			"version": "0", "id": "7e16e2d8-0d6b-4e2e-9d3b-6a1f9a1a7c2e", "detail-type": "Email Bounced",
@@ -97,10 +97,14 @@ func TestParseDocumentedSamples(t *testing.T) {
 			}},
 		{"event-send", feedback.TypeSend, "2016-10-14T05:02:16.645Z", []feedback.Recipient{{Address: "recipient@example.com"}}, nil},
 		{"event-reject", feedback.TypeReject, "2016-10-14T17:38:15.211Z", []feedback.Recipient{{Address: "sender@example.com"}},
-			func(t *testing.T, e *feedback.Event) { assert.Equal(t, &feedback.Reject{Reason: "Bad content"}, e.Reject) }},
+			func(t *testing.T, e *feedback.Event) {
+				assert.Equal(t, &feedback.Reject{Reason: "Bad content"}, e.Reject)
+			}},
 		{"event-open", feedback.TypeOpen, "2017-08-09T22:00:19.652Z", []feedback.Recipient{{Address: "recipient@example.com"}}, nil},
 		{"event-click", feedback.TypeClick, "2017-08-09T23:51:25.570Z", []feedback.Recipient{{Address: "recipient@example.com"}},
-			func(t *testing.T, e *feedback.Event) { assert.Equal(t, []string{"myCustomValue1"}, e.Tags["myCustomTag1"]) }},
+			func(t *testing.T, e *feedback.Event) {
+				assert.Equal(t, []string{"myCustomValue1"}, e.Tags["myCustomTag1"])
+			}},
 		{"event-rendering-failure", feedback.TypeRenderingFailure, "2018-01-22T18:43:06.197Z", []feedback.Recipient{{Address: "recipient@example.com"}}, nil},
 		{"event-deliverydelay", feedback.TypeDeliveryDelay, "2020-06-16T00:25:40.095Z",
 			[]feedback.Recipient{{Address: "recipient@example.com", Status: "4.4.1", DiagnosticCode: "smtp; 421 4.4.1 Unable to connect to remote host"}},
@@ -121,7 +125,9 @@ func TestParseDocumentedSamples(t *testing.T) {
 		{"notification-complaint-without-feedback-report", feedback.TypeComplaint, "2016-01-27T14:59:38.237Z", []feedback.Recipient{{Address: "richard@example.com"}},
 			func(t *testing.T, e *feedback.Event) { assert.Empty(t, e.Complaint.FeedbackType) }},
 		{"notification-delivery", feedback.TypeDelivery, "2016-01-27T14:59:38.237Z", []feedback.Recipient{{Address: "jane@example.com"}},
-			func(t *testing.T, e *feedback.Event) { assert.Equal(t, 546*time.Millisecond, e.Delivery.ProcessingTime) }},
+			func(t *testing.T, e *feedback.Event) {
+				assert.Equal(t, 546*time.Millisecond, e.Delivery.ProcessingTime)
+			}},
 	}
 	for _, tc := range cases {
 		record := fixture(t, tc.fixture)

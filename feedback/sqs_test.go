@@ -95,7 +95,9 @@ func TestConsumeDeletesOnlyWhatWasHandled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- feedback.Consume(ctx, q, "https://sqs.us-east-1.amazonaws.com/123456789012/ses-events", h, feedback.WithWorkers(2)) }()
+	go func() {
+		done <- feedback.Consume(ctx, q, "https://sqs.us-east-1.amazonaws.com/123456789012/ses-events", h, feedback.WithWorkers(2))
+	}()
 	require.Eventually(t, func() bool { n, d := q.state(); return n == 0 && len(d) == 3 }, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done, "a stop by ctx is no error")
