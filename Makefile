@@ -9,7 +9,7 @@ GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 # The modules of this repository: the library, and those kept apart so that it needs no Redis client.
 MODULES  := . redislimit examples/authserver
 
-.PHONY: demo test emulator fmt-check vet unit fuzz bench perf
+.PHONY: demo test emulator moto fmt-check vet unit fuzz bench perf
 
 demo: $(EMULATOR)
 	$(GO) run ./internal/cmd/demo
@@ -28,8 +28,13 @@ fmt-check:
 vet:
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
-# Real parts: the SES emulator (npm, pinned) and redis-server (Debian's package; .ci/run installs it).
-unit: $(EMULATOR)
+# moto_server emulates SES (with its mailbox simulator), SNS and SQS; pip installs it only where missing.
+moto:
+	@command -v moto_server >/dev/null || pip install "moto[server]"
+
+# Real parts: the SES emulator (npm, pinned), moto_server, and redis-server (Debian's package;
+# .ci/run installs it).
+unit: $(EMULATOR) moto
 	@for m in $(MODULES); do echo "go test -race $$m/..."; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Each fuzzer runs for FUZZTIME beyond its seed corpus (testdata/fuzz), which `unit` runs too.
@@ -38,9 +43,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzRecipient$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzPlainAddress$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./feedback
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem .
+bench: moto
+	$(GO) test -run '^$$' -bench . -benchmem . ./feedback
 	cd redislimit && $(GO) test -run '^$$' -bench . -benchmem .
 
 # The README's Performance table: the connector, the raw SDK and Logto's connector, side by side.
