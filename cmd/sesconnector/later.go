@@ -13,14 +13,6 @@ var previewCommand = &command{
 	run:     notYet("preview"),
 }
 
-var eventsCommand = &command{
-	name:    "events",
-	summary: "print SES delivery feedback events as they come (not built yet)",
-	usage:   "-queue URL | -listen ADDR",
-	example: `sesconnector events -queue https://sqs.us-east-1.amazonaws.com/123456789012/ses-events`,
-	run:     notYet("events"),
-}
-
 func notYet(name string) func(context.Context, *env, *command, []string) int {
 	return func(_ context.Context, e *env, c *command, args []string) int {
 		if code := c.parse(c.flags(e), args); code >= 0 {

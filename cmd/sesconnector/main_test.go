@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sesconnector/sesconnector/internal/motoserver"
 	"github.com/sesconnector/sesconnector/internal/sestest"
 )
 
@@ -189,4 +196,80 @@ func TestValidate(t *testing.T) {
 	code, stdout, _ = sesconnector("validate", exampleConfig)
 	assert.Equal(t, 0, code)
 	assert.Equal(t, exampleConfig+": valid\n", stdout)
+}
+
+// events -queue reads a queue as Consume does and prints a line per event, until stopped.
+func TestEventsFromQueue(t *testing.T) {
+	moto := motoserver.StartForTest(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-for-moto")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	q := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "fake-secret-for-moto", "")})
+	created, err := q.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String("events")})
+	require.NoError(t, err)
+	bounce, err := os.ReadFile(filepath.Join("..", "..", "feedback", "testdata", "event-bounce.json"))
+	require.NoError(t, err)
+	_, err = q.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: created.QueueUrl, MessageBody: aws.String(string(bounce))})
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"events", "-queue", *created.QueueUrl, "-endpoint", moto.URL, "-region", "us-east-1"}, &env{stdout: &out, stderr: &errOut})
+	assert.Equal(t, 0, code, errOut.String())
+	assert.Equal(t, "2017-08-05T00:41:02Z Bounce           Permanent/General    -              EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000 recipient@example.com\n", out.String())
+}
+
+func TestEventsFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"events"}, {"events", "-queue", "q", "-listen", "127.0.0.1:0"}, {"events", "-queue", "q", "-topic", "arn"},
+		{"events", "-listen", "127.0.0.1:0", "-endpoint", "http://x"},
+	} {
+		code, _, stderr := sesconnector(args...)
+		assert.Equal(t, 2, code, args)
+		assert.Contains(t, stderr, "Usage:", args)
+	}
+	assert.Equal(t, "eu-west-1", regionOf("https://sqs.eu-west-1.amazonaws.com/123456789012/q"))
+	assert.Equal(t, "", regionOf("http://127.0.0.1:5000/123456789012/q"))
+}
+
+// events -listen serves the SNS endpoint until stopped, and refuses what it cannot verify.
+func TestEventsListen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var out, errOut syncBuffer
+	go func() { done <- run(ctx, []string{"events", "-listen", addr}, &env{stdout: &out, stderr: &errOut}) }()
+	var resp *http.Response
+	require.Eventually(t, func() bool {
+		resp, err = http.Post("http://"+addr+"/", "application/json", strings.NewReader(`{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":"{}","SignatureVersion":"1","Signature":"AAAA","SigningCertURL":"http://evil.example/x.pem"}`))
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	cancel()
+	assert.Equal(t, 0, <-done)
+	assert.Empty(t, out.String(), "nothing unverified is printed")
+	assert.Contains(t, errOut.String(), "SNS endpoint at http://"+addr)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -10,8 +10,14 @@
 // Connector's per-recipient limit: in this process, or shared by every replica in Redis when
 // REDIS_URL is set, e.g. redis://localhost:6379/0) and 5 tries per code. Too many codes for an
 // address and SES throttling answer 429 with Retry-After, a bad address or usage type 400,
-// other send failures 502. Every address gets the same answers: the server does not tell
-// whether an account exists.
+// other send failures 502. An address on the SES suppression list (WithSuppressionCheck), or one
+// that SES reported at /ses-events as bounced for good or complaining, gets 422: "this address
+// cannot receive our mail; use another". Otherwise every address gets the same answers: the
+// server does not tell whether an account exists.
+//
+// /ses-events is the SNS endpoint of the topic the SES identity (or configuration set)
+// publishes bounces and complaints to: subscribe it over HTTPS; -topic restricts it to one
+// topic.
 package main
 
 import (
@@ -28,6 +34,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/feedback"
 	"github.com/sesconnector/sesconnector/redislimit"
 )
 
@@ -35,18 +42,19 @@ func main() {
 	configPath := flag.String("config", "", "the connector's JSON config `file` (required)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen `address`")
 	endpoint := flag.String("endpoint", "", "send to this SES endpoint `URL`, e.g. the local emulator")
+	topic := flag.String("topic", "", "accept SES feedback at /ses-events from this SNS topic `ARN` only")
 	flag.Parse()
 	if *configPath == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*configPath, *addr, *endpoint); err != nil {
+	if err := run(*configPath, *addr, *endpoint, *topic); err != nil {
 		fmt.Fprintln(os.Stderr, "authserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, addr, endpoint string) error {
+func run(configPath, addr, endpoint, topic string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -58,7 +66,7 @@ func run(configPath, addr, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	opts := []ses.Option{ses.WithLogger(log), ses.WithRecipientLimit(limiter)}
+	opts := []ses.Option{ses.WithLogger(log), ses.WithRecipientLimit(limiter), ses.WithSuppressionCheck(10 * time.Minute)}
 	if endpoint != "" {
 		opts = append(opts, ses.WithEndpoint(endpoint))
 	}
@@ -66,7 +74,16 @@ func run(configPath, addr, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: addr, Handler: NewServer(conn, DefaultPolicy, log).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	server := NewServer(conn, DefaultPolicy, log)
+	var snsOpts []feedback.SNSOption
+	if topic != "" {
+		snsOpts = append(snsOpts, feedback.WithTopicARNs(topic))
+	}
+	events, err := feedback.NewSNSHandler(server.HandleEvent, append(snsOpts, feedback.WithSNSLogger(log))...)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: addr, Handler: server.Handler(events), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/feedback"
 )
 
 // Sender is what the server needs of *sesconnector.Connector.
@@ -49,8 +50,9 @@ type Server struct {
 	log    *slog.Logger
 	key    [32]byte
 
-	mu      sync.Mutex
-	pending map[codeKey]*pendingCode
+	mu            sync.Mutex
+	pending       map[codeKey]*pendingCode
+	undeliverable map[string]bool // addresses SES said bounced for good or complained
 }
 
 type codeKey struct {
@@ -67,20 +69,44 @@ type pendingCode struct {
 // NewServer returns a server that sends codes through sender.
 func NewServer(sender Sender, policy Policy, log *slog.Logger) *Server {
 	s := &Server{sender: sender, policy: policy, now: time.Now, log: log,
-		pending: map[codeKey]*pendingCode{}}
+		pending: map[codeKey]*pendingCode{}, undeliverable: map[string]bool{}}
 	if _, err := rand.Read(s.key[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return s
 }
 
-// Handler routes POST /codes and POST /verify.
-func (s *Server) Handler() http.Handler {
+// Handler routes POST /codes and POST /verify, and /ses-events to events, the SNS endpoint of
+// the SES feedback topic (see NewSNSHandler in main), when it is not nil.
+func (s *Server) Handler(events http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /codes", s.sendCode)
 	mux.HandleFunc("POST /verify", s.verify)
+	if events != nil {
+		mux.Handle("/ses-events", events)
+	}
 	return mux
 }
+
+// HandleEvent marks the recipients of a permanent bounce or a complaint undeliverable. SNS
+// delivers at least once: marking an address twice is the same as once, so no record of
+// MessageIDs is needed here; a handler that counts or notifies would keep one.
+func (s *Server) HandleEvent(_ context.Context, e *feedback.Event) error {
+	if !e.Undeliverable() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range e.Recipients {
+		s.undeliverable[normalize(r.Address)] = true
+	}
+	s.log.Info("addresses marked undeliverable", "type", e.Type, "count", len(e.Recipients))
+	return nil
+}
+
+// cannotReceive is the answer for an address that bounced for good, complained, or is on the
+// SES suppression list: sending would only hurt the account's reputation.
+const cannotReceive = "this address cannot receive our mail; use another"
 
 type codeRequest struct {
 	Email     string        `json:"email"`
@@ -95,6 +121,13 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := normalize(req.Email)
+	s.mu.Lock()
+	known := s.undeliverable[email]
+	s.mu.Unlock()
+	if known {
+		writeError(w, http.StatusUnprocessableEntity, cannotReceive)
+		return
+	}
 	code, err := newCode()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "could not make a code")
@@ -125,6 +158,8 @@ func sendStatus(err error) (int, string) {
 	switch {
 	case errors.Is(err, ses.ErrRecipientLimited): // before ErrInvalidParameters, which it matches
 		return http.StatusTooManyRequests, "too many codes requested for this address; try again later"
+	case errors.Is(err, ses.ErrSuppressed): // likewise
+		return http.StatusUnprocessableEntity, cannotReceive
 	case errors.Is(err, ses.ErrThrottled):
 		return http.StatusTooManyRequests, "the mail service is busy; try again shortly"
 	case errors.Is(err, ses.ErrInvalidParameters):

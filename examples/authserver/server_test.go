@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/feedback"
 	"github.com/sesconnector/sesconnector/internal/emulator"
 	"github.com/sesconnector/sesconnector/internal/redistest"
 )
@@ -64,7 +66,7 @@ func newTestServer(t *testing.T, sender Sender) *testServer {
 	ts := &testServer{clock: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	ts.srv = NewServer(sender, DefaultPolicy, slog.New(slog.DiscardHandler))
 	ts.srv.now = func() time.Time { return ts.clock }
-	ts.Server = httptest.NewServer(ts.srv.Handler())
+	ts.Server = httptest.NewServer(ts.srv.Handler(nil))
 	t.Cleanup(ts.Close)
 	return ts
 }
@@ -333,4 +335,65 @@ func TestReplicasShareRedisLimit(t *testing.T) {
 	}
 	_, err = recipientLimiter("http://not-redis", DefaultPolicy)
 	require.Error(t, err)
+}
+
+func TestSuppressedAddressGets422(t *testing.T) {
+	ts := newTestServer(t, &fakeSender{err: &ses.Suppression{Address: "gone@example.com", Reason: "BOUNCE", LastUpdated: time.Now()}})
+	status, out := ts.post(t, "/codes", codeBody("gone@example.com"))
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "this address cannot receive our mail; use another", out["error"])
+}
+
+// SES's feedback marks addresses, once however often SNS delivers it; /codes then answers 422
+// without sending.
+func TestFeedbackMarksUndeliverable(t *testing.T) {
+	sender := &fakeSender{}
+	ts := newTestServer(t, sender)
+	event := func(name string, edit func(rec map[string]any)) *feedback.Event {
+		data, err := os.ReadFile(filepath.Join("..", "..", "feedback", "testdata", name+".json"))
+		require.NoError(t, err)
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(data, &rec))
+		if edit != nil {
+			edit(rec)
+		}
+		data, err = json.Marshal(rec)
+		require.NoError(t, err)
+		e, err := feedback.Parse(data)
+		require.NoError(t, err)
+		return e
+	}
+	bounce := event("event-bounce", nil) // Permanent, to recipient@example.com
+	for range 2 {
+		require.NoError(t, ts.srv.HandleEvent(context.Background(), bounce), "at least once: the same event again")
+	}
+	transient := event("event-bounce", func(rec map[string]any) {
+		b := rec["bounce"].(map[string]any)
+		b["bounceType"] = "Transient"
+		b["bouncedRecipients"].([]any)[0].(map[string]any)["emailAddress"] = "full@example.com"
+	})
+	require.NoError(t, ts.srv.HandleEvent(context.Background(), transient))
+	require.NoError(t, ts.srv.HandleEvent(context.Background(), event("notification-complaint-with-feedback-report", nil)))
+
+	for _, email := range []string{"Recipient@Example.com", "richard@example.com"} {
+		status, out := ts.post(t, "/codes", codeBody(email))
+		assert.Equal(t, http.StatusUnprocessableEntity, status, email)
+		assert.Equal(t, "this address cannot receive our mail; use another", out["error"])
+	}
+	status, _ := ts.post(t, "/codes", codeBody("full@example.com"))
+	assert.Equal(t, http.StatusAccepted, status, "a transient bounce is no reason to stop")
+	assert.Empty(t, sender.code("Recipient@Example.com"), "nothing was sent to the marked address")
+}
+
+// /ses-events is wired to the SNS handler, which refuses what it cannot verify.
+func TestSESEventsRoute(t *testing.T) {
+	srv := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler))
+	events, err := feedback.NewSNSHandler(srv.HandleEvent)
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler(events))
+	defer ts.Close()
+	resp, err := http.Post(ts.URL+"/ses-events", "application/json", strings.NewReader(`{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":"{}","SignatureVersion":"1","Signature":"AAAA","SigningCertURL":"https://evil.example/x.pem"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 }
