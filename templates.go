@@ -110,18 +110,45 @@ func newTemplateSet(ts []Template) templateSet {
 	return set
 }
 
-// find follows the template chain of one usage type and then Generic: the exact locale, its
-// language ("pt" for "pt-BR"), no locale.
+// find returns the first template of the chain for usage and a normalized locale.
 func (s templateSet) find(usage UsageType, locale string) *compiledTemplate {
-	lang, _, _ := strings.Cut(locale, "-")
-	for _, u := range [2]UsageType{usage, UsageGeneric} {
-		for _, l := range [3]string{locale, lang, ""} {
-			if t := s[templateKey{u, l}]; t != nil {
-				return t
-			}
+	for _, k := range chain(usage, locale) {
+		if t := s[k]; t != nil {
+			return t
 		}
 	}
 	return nil
+}
+
+// chain is the order in which templates are tried for usage and a normalized locale: the usage
+// type and then Generic, each with the exact locale, its language ("pt" for "pt-br"), and no
+// locale.
+func chain(usage UsageType, locale string) []templateKey {
+	lang, _, _ := strings.Cut(locale, "-")
+	keys := make([]templateKey, 0, 6)
+	for _, u := range [2]UsageType{usage, UsageGeneric} {
+		for _, l := range [3]string{locale, lang, ""} {
+			keys = append(keys, templateKey{u, l})
+		}
+	}
+	return keys
+}
+
+// TemplateFor returns the index in c.Templates of the template a Connector built from c uses
+// for usage and locale (as payload["locale"] gives it), following the chain: the usage type's
+// template for the locale, for its language, without locale, then the same for Generic. It
+// returns -1 when none fits (never for a valid config). Templates from WithTemplateLookup come
+// before these and are not seen here. Previews use it to show which template, and which
+// fallback, a message takes.
+func (c *Config) TemplateFor(usage UsageType, locale string) int {
+	for _, k := range chain(usage, normalizeLocale(locale)) {
+		for i, t := range c.Templates {
+			if t.UsageType == k.usage && normalizeLocale(t.Locale) == k.locale {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // lookupTemplate validates and compiles a template from WithTemplateLookup. One without a

@@ -3,6 +3,7 @@ package sesconnector_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -259,4 +260,25 @@ func TestComposedHeadersAreIndependent(t *testing.T) {
 	b, err := c.Compose(context.Background(), "user@example.com", ses.UsageGeneric, ses.Payload{"code": "2"})
 	require.NoError(t, err)
 	assert.Equal(t, "X-Entity-Ref-ID", *b.Content.Simple.Headers[0].Name)
+}
+
+func TestConfigTemplateFor(t *testing.T) {
+	t.Parallel()
+	cfg := localeConfig()
+	for _, tc := range []struct {
+		usage  ses.UsageType
+		locale string
+	}{
+		{ses.UsageSignIn, "pt-BR"}, {ses.UsageSignIn, "pt_br"}, {ses.UsageSignIn, "pt-PT"}, {ses.UsageSignIn, ""},
+		{ses.UsageSignIn, "de"}, {ses.UsageRegister, "pt-BR"}, {ses.UsageRegister, ""}, {ses.UsageGeneric, "fr"},
+	} {
+		i := cfg.TemplateFor(tc.usage, tc.locale)
+		require.GreaterOrEqual(t, i, 0, tc)
+		c, _ := newConnector(t, cfg)
+		in, err := c.Compose(context.Background(), "user@example.com", tc.usage, ses.Payload{"code": "1", "locale": tc.locale})
+		require.NoError(t, err)
+		want := strings.ReplaceAll(cfg.Templates[i].Subject, "{{code}}", "1")
+		assert.Equal(t, want, subjectOf(t, in), "TemplateFor picks what Compose sends: %v", tc)
+	}
+	assert.Equal(t, -1, (&ses.Config{}).TemplateFor(ses.UsageSignIn, ""))
 }
