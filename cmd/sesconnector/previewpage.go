@@ -56,10 +56,10 @@ func (s sample) payload(base ses.Payload) (ses.Payload, error) {
 
 type page struct {
 	ConfigPath, ConfigName, LoadedAt string
-	Sample               sample
-	PageWarnings         []string
-	Problems             []string
-	Rows                 []row
+	Sample                           sample
+	PageWarnings                     []string
+	Problems                         []string
+	Rows                             []row
 }
 
 type row struct {
