@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/internal/childproc"
 	"github.com/sesconnector/sesconnector/internal/redistest"
 	"github.com/sesconnector/sesconnector/redislimit"
 )
@@ -108,7 +109,7 @@ func TestDistinctRecipientsAreIndependent(t *testing.T) {
 // failures, not once per send.
 func TestRedisDownFailsOpen(t *testing.T) {
 	srv := redistest.StartForTest(t)
-	var logs syncBuilder
+	var logs childproc.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	c, api := replica(t, srv.Addr, 1, time.Hour, sesconnector.WithLogger(logger))
 	require.NoError(t, send(c, "jane@example.com"))
@@ -191,22 +192,4 @@ func BenchmarkRedisAllow(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-}
-
-// syncBuilder is a strings.Builder safe for the logger's concurrent writes.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

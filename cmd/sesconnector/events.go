@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -104,17 +102,7 @@ func serveSNS(ctx context.Context, e *env, addr, topic string, h feedback.Handle
 		return err
 	}
 	fmt.Fprintf(e.stderr, "sesconnector events: SNS endpoint at http://%s/ (subscribe it to the topic; put HTTPS in front of it for SNS)\n", l.Addr())
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve(ctx, l, handler)
 }
 
 // printer writes one line per event.

@@ -20,6 +20,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -141,4 +143,19 @@ func timeoutFlag(fs *flag.FlagSet) *time.Duration {
 func fail(e *env, c *command, err error) int {
 	fmt.Fprintf(e.stderr, "sesconnector %s: %v\n", c.name, err)
 	return exitNo
+}
+
+// serve serves h on l until ctx ends, then shuts down, giving requests in flight 5 s.
+func serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

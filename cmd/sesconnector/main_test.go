@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sesconnector/sesconnector/internal/childproc"
 	"github.com/sesconnector/sesconnector/internal/motoserver"
 	"github.com/sesconnector/sesconnector/internal/sestest"
 )
@@ -242,7 +242,7 @@ func TestEventsListen(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	var out, errOut syncBuffer
+	var out, errOut childproc.Buffer
 	go func() { done <- run(ctx, []string{"events", "-listen", addr}, &env{stdout: &out, stderr: &errOut}) }()
 	var resp *http.Response
 	require.Eventually(t, func() bool {
@@ -255,21 +255,4 @@ func TestEventsListen(t *testing.T) {
 	assert.Equal(t, 0, <-done)
 	assert.Empty(t, out.String(), "nothing unverified is printed")
 	assert.Contains(t, errOut.String(), "SNS endpoint at http://"+addr)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

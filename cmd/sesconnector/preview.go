@@ -56,14 +56,7 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 		return fail(e, c, err)
 	}
 	fmt.Fprintf(e.stderr, "sesconnector preview: http://%s/ (Ctrl-C to stop)\n", l.Addr())
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if err := serve(ctx, l, p); err != nil {
 		return fail(e, c, err)
 	}
 	return exitOK

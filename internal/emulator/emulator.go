@@ -5,20 +5,17 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,11 +49,8 @@ type Email struct {
 
 // Emulator is a running aws-ses-v2-local on 127.0.0.1.
 type Emulator struct {
-	URL    string // http://127.0.0.1:PORT
-	cmd    *exec.Cmd
-	exited chan struct{}
-	output *syncBuffer
-	stop   sync.Once
+	*childproc.Process
+	URL string // http://127.0.0.1:PORT
 }
 
 // Dir is the folder holding package.json and, once installed, node_modules.
@@ -79,62 +73,28 @@ func Start(ctx context.Context, env ...string) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotInstalled, err)
 	}
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	e := &Emulator{URL: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{}), output: &syncBuffer{}}
-	e.cmd = exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
-	e.cmd.Env = append(os.Environ(), env...)
-	e.cmd.Stdout, e.cmd.Stderr = e.output, e.output
-	e.cmd.SysProcAttr = childproc.Attr()
-	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the SES emulator: %w", err)
-	}
-	go func() {
-		_ = e.cmd.Wait()
-		close(e.exited)
-	}()
-	if err := e.waitReady(ctx); err != nil {
-		e.Stop()
+	e := &Emulator{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	cmd := exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), env...)
+	e.Process, err = childproc.Start(ctx, "the SES emulator", cmd, startTimeout, func() error {
+		resp, err := http.Get(e.URL + "/health-check")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return e, nil
-}
-
-func (e *Emulator) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if resp, err := http.Get(e.URL + "/health-check"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-e.exited:
-			return fmt.Errorf("the SES emulator exited at start: %s", e.output.String())
-		case <-ctx.Done():
-			return fmt.Errorf("the SES emulator did not answer at %s within %v: %s", e.URL, startTimeout, e.output.String())
-		case <-tick.C:
-		}
-	}
-}
-
-// Stop ends the emulator and waits for it; it is safe to call more than once.
-func (e *Emulator) Stop() {
-	e.stop.Do(func() {
-		_ = e.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-e.exited:
-		case <-time.After(3 * time.Second):
-			_ = e.cmd.Process.Kill()
-			<-e.exited
-		}
-	})
 }
 
 // Clear empties the emulator's store.
@@ -179,43 +139,13 @@ func (e *Emulator) Emails() ([]Email, error) {
 	return store.Emails, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the emulator's output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// StartForTest starts an emulator for one test and stops it when the test ends. Where it cannot
-// start, the test fails under CI (CI=true), and is skipped, loudly, on a developer's machine.
+// StartForTest starts an emulator for one test and stops it when the test ends; where it
+// cannot start, the test fails under CI (CI=true), and is skipped, loudly, elsewhere.
 func StartForTest(t testing.TB, env ...string) *Emulator {
 	t.Helper()
 	e, err := Start(context.Background(), env...)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the SES emulator is required under CI: %v", err)
-		}
-		t.Skipf("SKIPPED, NOT PASSED: the SES emulator could not start: %v\n\tRun `make test`, or `make emulator` and then go test.", err)
+		childproc.Need(t, err, "Run `make test`, or `make emulator` and then go test.")
 	}
 	t.Cleanup(e.Stop)
 	return e

@@ -4,14 +4,12 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +18,8 @@ import (
 
 // Server is a running redis-server on 127.0.0.1.
 type Server struct {
-	Addr   string // 127.0.0.1:PORT
-	cmd    *exec.Cmd
-	exited chan struct{}
-	stop   sync.Once
+	*childproc.Process
+	Addr string // 127.0.0.1:PORT
 }
 
 // Start runs redis-server on a free loopback port, with nothing saved to disk, and waits until
@@ -33,38 +29,18 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not installed (apt-get install redis-server): %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port)}
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
 		"--dir", os.TempDir(), "--protected-mode", "yes")
-	s.cmd.SysProcAttr = childproc.Attr()
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting redis-server: %w", err)
+	s.Process, err = childproc.Start(ctx, "redis-server", cmd, 10*time.Second, func() error { return ping(s.Addr) })
+	if err != nil {
+		return nil, err
 	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for {
-		if ping(s.Addr) == nil {
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			return nil, errors.New("redis-server exited at start")
-		case <-ctx.Done():
-			s.Stop()
-			return nil, fmt.Errorf("redis-server did not answer at %s: %w", s.Addr, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return s, nil
 }
 
 // ping asks the server PING in the Redis protocol, and wants +PONG.
@@ -91,29 +67,13 @@ func ping(addr string) error {
 // URL is the server as a REDIS_URL.
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
-// Stop ends the server and waits for it; it is safe to call more than once.
-func (s *Server) Stop() {
-	s.stop.Do(func() {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.exited:
-		case <-time.After(3 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-}
-
-// StartForTest starts a server for one test and stops it when the test ends. Where it cannot
-// start, the test fails under CI (CI=true), and is skipped, loudly, on a developer's machine.
+// StartForTest starts a server for one test and stops it when the test ends; where it cannot
+// start, the test fails under CI and is skipped, loudly, elsewhere.
 func StartForTest(t testing.TB) *Server {
 	t.Helper()
 	s, err := Start(context.Background())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is required under CI: %v", err)
-		}
-		t.Skipf("SKIPPED, NOT PASSED: %v\n\tInstall it (apt-get install redis-server) and run `make test`.", err)
+		childproc.Need(t, err, "Install it (apt-get install redis-server) and run `make test`.")
 	}
 	t.Cleanup(s.Stop)
 	return s

@@ -1,0 +1,114 @@
+// Package childproc runs the helper servers of the tests and the demo (the SES emulator,
+// redis-server, moto_server) on a free loopback port, so that they never outlive the process
+// that started them, and fails or skips a test that needs one it cannot start.
+package childproc
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Process is a running helper server.
+type Process struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	output Buffer
+	stop   sync.Once
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start runs cmd (its output kept for errors), and calls ready every 50 ms until it returns
+// nil, the process exits, or timeout passes.
+func Start(ctx context.Context, name string, cmd *exec.Cmd, timeout time.Duration, ready func() error) (*Process, error) {
+	p := &Process{name: name, cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &p.output, &p.output
+	cmd.SysProcAttr = attr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ready() == nil {
+			return p, nil
+		}
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("%s exited at start: %s", name, p.output.String())
+		case <-ctx.Done():
+			p.Stop()
+			return nil, fmt.Errorf("%s did not answer within %v: %s", name, timeout, p.output.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop ends the process (an interrupt, then a kill after 3 s) and waits for it; it is safe to
+// call more than once.
+func (p *Process) Stop() {
+	p.stop.Do(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.exited:
+		case <-time.After(3 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+}
+
+// Output is what the process printed, up to 64 KiB.
+func (p *Process) Output() string { return p.output.String() }
+
+// Need ends a test that could not start a helper: a failure under CI (CI=true), where every
+// real part must run, and a loud skip on a developer's machine, with how to install it.
+func Need(t testing.TB, err error, install string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required under CI: %v", err)
+	}
+	t.Skipf("SKIPPED, NOT PASSED: %v\n\t%s", err, install)
+}
+
+// Buffer collects output from several goroutines, up to 64 KiB.
+type Buffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.buf) < 64<<10 {
+		b.buf = append(b.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
