@@ -122,16 +122,13 @@ func (s templateSet) find(usage UsageType, locale string) *compiledTemplate {
 
 // chain is the order in which templates are tried for usage and a normalized locale: the usage
 // type and then Generic, each with the exact locale, its language ("pt" for "pt-br"), and no
-// locale.
-func chain(usage UsageType, locale string) []templateKey {
+// locale. An array, so that choosing a template allocates nothing.
+func chain(usage UsageType, locale string) [6]templateKey {
 	lang, _, _ := strings.Cut(locale, "-")
-	keys := make([]templateKey, 0, 6)
-	for _, u := range [2]UsageType{usage, UsageGeneric} {
-		for _, l := range [3]string{locale, lang, ""} {
-			keys = append(keys, templateKey{u, l})
-		}
+	return [6]templateKey{
+		{usage, locale}, {usage, lang}, {usage, ""},
+		{UsageGeneric, locale}, {UsageGeneric, lang}, {UsageGeneric, ""},
 	}
-	return keys
 }
 
 // TemplateFor returns the index in c.Templates of the template a Connector built from c uses
