@@ -119,6 +119,7 @@ func newSESClient(ctx context.Context, cfg *Config, o *options) (*sesv2.Client, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: loading the AWS shared configuration: %w", ErrInvalidConfig, err)
 	}
+	awsCfg.HTTPClient = sizedForConcurrency(awsCfg.HTTPClient)
 	ours := func(so *sesv2.Options) {
 		if o.endpoint != "" {
 			so.BaseEndpoint = aws.String(o.endpoint)
