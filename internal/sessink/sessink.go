@@ -6,6 +6,7 @@ package sessink
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -16,6 +17,7 @@ type Handler struct {
 	requests atomic.Int64 // SendEmail requests received
 	rendered atomic.Int64 // of them, with a rendered code in the subject
 	codeSum  atomic.Int64 // the sum of those codes
+	conns    atomic.Int64 // connections opened, counted by ConnState
 }
 
 // Stats is what the sink has seen.
@@ -23,11 +25,19 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	Rendered int64 `json:"rendered"`
 	CodeSum  int64 `json:"codeSum"`
+	Conns    int64 `json:"conns"` // new connections, when the server's ConnState is the Handler's
 }
 
 // Stats returns the counts so far.
 func (h *Handler) Stats() Stats {
-	return Stats{Requests: h.requests.Load(), Rendered: h.rendered.Load(), CodeSum: h.codeSum.Load()}
+	return Stats{Requests: h.requests.Load(), Rendered: h.rendered.Load(), CodeSum: h.codeSum.Load(), Conns: h.conns.Load()}
+}
+
+// ConnState counts new connections; set it as the http.Server's ConnState.
+func (h *Handler) ConnState(_ net.Conn, state http.ConnState) {
+	if state == http.StateNew {
+		h.conns.Add(1)
+	}
 }
 
 // Reset zeroes the counts.
@@ -35,6 +45,7 @@ func (h *Handler) Reset() {
 	h.requests.Store(0)
 	h.rendered.Store(0)
 	h.codeSum.Store(0)
+	h.conns.Store(0)
 }
 
 var okBody = []byte(`{"MessageId":"0100018c-sink"}`)

@@ -17,8 +17,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"crypto/tls"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +49,8 @@ type result struct {
 	Allocs    int64   `json:"allocs"` // -1 where not measured (Node.js)
 	MaxRSSKiB int64   `json:"maxRSSKiB"`
 	CodeSum   int64   `json:"codeSum"`
+	InFlight  float64 `json:"inFlight"` // average sends in flight (Little's law)
+	Conns     int64   `json:"-"`        // new connections the sink saw, filled in by verify
 }
 
 func (r result) perSecond() float64   { return float64(r.Sends) / r.Seconds }
@@ -61,7 +65,7 @@ func perSend(allocs, sends int64) string {
 }
 
 func main() {
-	role := flag.String("role", "", "internal: sink or worker")
+	role := flag.String("role", "", "internal: sink, worker or cold")
 	variant := flag.String("variant", "", "internal: connector, raw")
 	endpoint := flag.String("endpoint", "", "internal: the sink's URL")
 	concurrency := flag.Int("concurrency", 1, "internal: sends in flight")
@@ -69,16 +73,37 @@ func main() {
 	rounds := flag.Int("rounds", 5, "measured rounds of every variant and concurrency")
 	duration := flag.Duration("duration", 3*time.Second, "length of one measured run")
 	logto := flag.Bool("logto", false, "also run Logto's connector (Node.js)")
+	realistic := flag.Bool("realistic", false, "TLS through a loopback proxy adding round-trip time, users arriving independently, and cold starts")
+	rtts := flag.String("rtt", "0ms,20ms,80ms", "with -realistic: the round-trip times to measure at")
+	users := flag.Int("users", 0, "internal: independent users instead of back-to-back sends")
+	pause := flag.Duration("pause", 0, "internal: users' mean pause between sends (exponential)")
+	reset := flag.String("reset", "", "internal: the sink's URL for /reset, when it is not the endpoint")
+	certFile := flag.String("tls-cert", "", "internal: the sink's TLS certificate")
+	keyFile := flag.String("tls-key", "", "internal: the sink's TLS key")
+	warm := flag.Bool("warm", false, "internal: cold start with Warm")
+	target := flag.String("target", "", "internal: the proxy's target address")
+	rtt := flag.Duration("rtt-proxy", 0, "internal: the proxy's round-trip time")
 	flag.Parse()
 
 	var err error
 	switch *role {
 	case "sink":
-		err = serveSink()
+		err = serveSink(*certFile, *keyFile)
 	case "worker":
-		err = work(*variant, *endpoint, *concurrency, *duration, *codeStart)
+		err = work(workload{variant: *variant, endpoint: *endpoint, reset: *reset, concurrency: *concurrency,
+			users: *users, pause: *pause, duration: *duration, codeStart: *codeStart})
+	case "cold":
+		err = coldStart(*variant, *endpoint, *warm)
+	case "proxy":
+		err = serveProxy(*target, *rtt)
+	case "":
+		if *realistic {
+			err = compareRealistic(*rounds, *duration, *logto, *rtts)
+		} else {
+			err = compare(*rounds, *duration, *logto)
+		}
 	default:
-		err = compare(*rounds, *duration, *logto)
+		err = fmt.Errorf("unknown role %q", *role)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sesbench:", err)
@@ -86,32 +111,56 @@ func main() {
 	}
 }
 
-// serveSink runs the SES sink on a free loopback port and prints its URL.
-func serveSink() error {
+// serveSink runs the SES sink on a free loopback port and prints its URL: HTTPS (HTTP/1.1, as
+// SES's API answers this SDK) with a certificate, plain HTTP without.
+func serveSink(certFile, keyFile string) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	h := &sessink.Handler{}
+	srv := &http.Server{Handler: h, ConnState: h.ConnState, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	if certFile != "" {
+		fmt.Printf("https://%s\n", l.Addr())
+		return srv.ServeTLS(l, certFile, keyFile)
+	}
 	fmt.Printf("http://%s\n", l.Addr())
-	return http.Serve(l, &sessink.Handler{})
+	return srv.Serve(l)
+}
+
+// workload is what one worker process runs.
+type workload struct {
+	variant, endpoint, reset string
+	concurrency              int           // back-to-back senders, or
+	users                    int           // independent users, each pausing
+	pause                    time.Duration // on average (exponential) between sends
+	duration                 time.Duration
+	codeStart                int64
 }
 
 // work is one measured run in this process: warm up, reset the sink, send for d, report.
-func work(variant, endpoint string, concurrency int, d time.Duration, codeStart int64) error {
+func work(wl workload) error {
 	ctx := context.Background()
-	send, err := sender(ctx, variant, endpoint)
+	send, err := sender(ctx, wl.variant, wl.endpoint)
 	if err != nil {
 		return err
 	}
 	var next atomic.Int64
-	next.Store(codeStart)
+	next.Store(wl.codeStart)
+	senders := wl.concurrency
+	if wl.users > 0 {
+		senders = wl.users
+	}
 	run := func(d time.Duration, record func(code int64, took time.Duration)) error {
 		deadline := time.Now().Add(d)
 		var wg sync.WaitGroup
-		errs := make(chan error, concurrency)
-		for range concurrency {
+		errs := make(chan error, senders)
+		for range senders {
 			wg.Go(func() {
 				for time.Now().Before(deadline) {
+					if wl.users > 0 {
+						time.Sleep(time.Duration(mrand.ExpFloat64() * float64(wl.pause)))
+					}
 					code := next.Add(1)
 					start := time.Now()
 					if err := send(ctx, code); err != nil {
@@ -129,10 +178,12 @@ func work(variant, endpoint string, concurrency int, d time.Duration, codeStart 
 	if err := run(300*time.Millisecond, func(int64, time.Duration) {}); err != nil {
 		return err
 	}
-	if resp, err := http.Get(endpoint + "/reset"); err != nil {
+	resetURL := wl.reset
+	if resetURL == "" {
+		resetURL = wl.endpoint
+	}
+	if err := resetSink(resetURL); err != nil {
 		return err
-	} else {
-		resp.Body.Close()
 	}
 
 	var mu sync.Mutex
@@ -142,7 +193,7 @@ func work(variant, endpoint string, concurrency int, d time.Duration, codeStart 
 	runtime.ReadMemStats(&mem0)
 	cpu0 := cpuMicros()
 	t0 := time.Now()
-	err = run(d, func(code int64, took time.Duration) {
+	err = run(wl.duration, func(code int64, took time.Duration) {
 		mu.Lock()
 		latencies = append(latencies, took)
 		codeSum += code
@@ -154,6 +205,10 @@ func work(variant, endpoint string, concurrency int, d time.Duration, codeStart 
 	if err != nil {
 		return err
 	}
+	var busy time.Duration
+	for _, l := range latencies {
+		busy += l
+	}
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
 		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Microseconds())
@@ -163,6 +218,7 @@ func work(variant, endpoint string, concurrency int, d time.Duration, codeStart 
 	return json.NewEncoder(os.Stdout).Encode(result{
 		Sends: int64(len(latencies)), Seconds: seconds, P50Micros: pct(0.5), P99Micros: pct(0.99),
 		CPUMicros: cpu, Allocs: int64(mem1.Mallocs - mem0.Mallocs), MaxRSSKiB: ru.Maxrss, CodeSum: codeSum,
+		InFlight: busy.Seconds() / seconds,
 	})
 }
 
@@ -243,7 +299,7 @@ func compare(rounds int, d time.Duration, logto bool) error {
 				if err != nil {
 					return fmt.Errorf("%s at %d in flight: %w", v, concurrency, err)
 				}
-				if err := verify(url, r); err != nil {
+				if err := verify(url, &r); err != nil {
 					return fmt.Errorf("%s at %d in flight: %w", v, concurrency, err)
 				}
 				fmt.Fprintf(os.Stderr, "round %d: %-9s %2d in flight: %7.0f sends/s\n", round, v, concurrency, r.perSecond())
@@ -293,15 +349,28 @@ func compare(rounds int, d time.Duration, logto bool) error {
 
 // measure runs one variant in a process of its own and returns its result.
 func measure(self, variant, url string, concurrency int, d time.Duration, codeStart int64) (result, error) {
+	return measureWith(self, variant, url, d, codeStart, nil, []string{"-concurrency", strconv.Itoa(concurrency)})
+}
+
+// measureWith runs a worker with extra environment and arguments.
+func measureWith(self, variant, url string, d time.Duration, codeStart int64, env, args []string) (result, error) {
 	var cmd *exec.Cmd
 	if variant == "logto" {
+		concurrency := "1"
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-concurrency" {
+				concurrency = args[i+1]
+			}
+		}
 		script := filepath.Join(sourceDir(), "logto", "bench.mjs")
-		cmd = exec.Command("node", script, strconv.Itoa(concurrency), strconv.FormatInt(d.Milliseconds(), 10), strconv.FormatInt(codeStart, 10))
+		cmd = exec.Command("node", script, concurrency, strconv.FormatInt(d.Milliseconds(), 10), strconv.FormatInt(codeStart, 10))
 		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_SESV2="+url)
 	} else {
-		cmd = exec.Command(self, "-role", "worker", "-variant", variant, "-endpoint", url,
-			"-concurrency", strconv.Itoa(concurrency), "-duration", d.String(), "-code-start", strconv.FormatInt(codeStart, 10))
+		cmd = exec.Command(self, append([]string{"-role", "worker", "-variant", variant, "-endpoint", url,
+			"-duration", d.String(), "-code-start", strconv.FormatInt(codeStart, 10)}, args...)...)
+		cmd.Env = os.Environ()
 	}
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -317,9 +386,10 @@ func measure(self, variant, url string, concurrency int, d time.Duration, codeSt
 	return r, nil
 }
 
-// verify checks that the sink received exactly the run's sends, each with its code rendered.
-func verify(url string, r result) error {
-	resp, err := http.Get(url + "/stats")
+// verify checks that the sink received exactly the run's sends, each with its code rendered,
+// and records the connections it saw.
+func verify(url string, r *result) error {
+	resp, err := sinkClient().Get(url + "/stats")
 	if err != nil {
 		return err
 	}
@@ -336,7 +406,30 @@ func verify(url string, r result) error {
 		return fmt.Errorf("the sink saw %d requests, %d with a rendered code, code sum %d; the run sent %d, code sum %d",
 			st.Requests, st.Rendered, st.CodeSum, r.Sends, r.CodeSum)
 	}
+	r.Conns = st.Conns
 	return nil
+}
+
+// sinkClient reaches the sink, trusting AWS_CA_BUNDLE's CA when it is set. It is one client,
+// whose kept-alive connection is not counted again as a new one.
+var sinkClient = sync.OnceValue(func() *http.Client {
+	bundle := os.Getenv("AWS_CA_BUNDLE")
+	if bundle == "" {
+		return http.DefaultClient
+	}
+	cfg, err := (&pki{caFile: bundle}).tlsClientConfig()
+	if err != nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+})
+
+func resetSink(url string) error {
+	resp, err := sinkClient().Get(url + "/reset")
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }
 
 func sourceDir() string {
