@@ -9,7 +9,7 @@ GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 # The modules of this repository: the library, and those kept apart so that it needs no Redis client.
 MODULES  := . redislimit examples/authserver
 
-.PHONY: demo test emulator moto fmt-check vet unit fuzz bench perf
+.PHONY: demo test emulator moto fmt-check vet unit fuzz bench perf perf-realistic
 
 demo: $(EMULATOR)
 	$(GO) run ./internal/cmd/demo
@@ -53,6 +53,11 @@ bench: moto
 LOGTO := internal/cmd/sesbench/logto/node_modules/.package-lock.json
 perf: $(LOGTO)
 	$(GO) run ./internal/cmd/sesbench -logto
+
+# The same over TLS through a loopback proxy adding 0, 20 and 80 ms of round trip, with users
+# arriving independently, and cold starts: docs/realistic.md.
+perf-realistic: $(LOGTO)
+	$(GO) run ./internal/cmd/sesbench -realistic -logto -rounds 3 -duration 3s
 
 $(LOGTO): internal/cmd/sesbench/logto/package.json internal/cmd/sesbench/logto/package-lock.json
 	npm ci --prefix internal/cmd/sesbench/logto --no-audit --no-fund

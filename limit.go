@@ -71,7 +71,7 @@ func newRecipientGate(l RecipientLimiter) *recipientGate {
 func (g *recipientGate) allow(ctx context.Context, to string, usage UsageType, logger *slog.Logger) error {
 	ok, retryAfter, err := g.limiter.Allow(ctx, recipientKey(to, usage))
 	if err != nil {
-		g.failures.failed(ctx, logger, err)
+		g.failures.failed(ctx, logger, err.Error())
 		return nil
 	}
 	g.failures.ok(ctx, logger)

@@ -97,7 +97,7 @@ func (s *suppressionCheck) check(ctx context.Context, to string, logger *slog.Lo
 		return sup, err
 	})
 	if err != nil {
-		s.failures.failed(ctx, logger, err)
+		s.failures.failed(ctx, logger, maskIn(err.Error(), to)) // SES's message may name the address
 		return nil
 	}
 	s.failures.ok(ctx, logger)
@@ -132,10 +132,10 @@ type failureLog struct {
 	failing atomic.Bool
 }
 
-func (f *failureLog) failed(ctx context.Context, logger *slog.Logger, err error) {
+func (f *failureLog) failed(ctx context.Context, logger *slog.Logger, errText string) {
 	if f.failing.CompareAndSwap(false, true) && logger != nil {
 		logger.LogAttrs(ctx, slog.LevelError, "sesconnector: "+f.what+" failed; sending without it until it answers again",
-			slog.String("error", cut(err.Error(), maxErrorText)))
+			slog.String("error", cut(errText, maxErrorText)))
 	}
 }
 

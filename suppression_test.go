@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -98,7 +99,7 @@ func TestSuppressionCheckConcurrentLookupOnce(t *testing.T) {
 
 func TestSuppressionCheckFailsOpen(t *testing.T) {
 	t.Parallel()
-	api := &suppressionSES{err: &types.TooManyRequestsException{Message: aws.String("slow down")}}
+	api := &suppressionSES{err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User is not authorized to perform ses:GetSuppressedDestination on resource arn:aws:ses:eu-west-1:123456789012:suppression/addresses/u0@example.com"}}
 	var logs strings.Builder
 	c, err := ses.New(context.Background(), testConfig(), ses.WithClient(api), ses.WithSuppressionCheck(time.Hour), ses.WithLogger(jsonLogger(&logs)))
 	require.NoError(t, err)
@@ -109,6 +110,8 @@ func TestSuppressionCheckFailsOpen(t *testing.T) {
 	assert.Len(t, api.Calls(), 5)
 	assert.Equal(t, int64(5), api.lookups.Load(), "failures are not cached")
 	assert.Equal(t, 1, strings.Count(logs.String(), "suppression list look-up failed"), "logged once per run of failures")
+	assert.NotContains(t, logs.String(), "u0@example.com", "the address SES names in its error is masked")
+	assert.Contains(t, logs.String(), "***@example.com")
 }
 
 func TestWithSuppressionCheckConfig(t *testing.T) {
