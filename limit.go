@@ -22,6 +22,7 @@ type LimitError struct {
 	RetryAfter time.Duration
 }
 
+// Error says how long to wait, without the address.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("%v: too many messages to this address lately; one more may go in %v", ErrRecipientLimited, e.RetryAfter.Round(time.Second))
 }
