@@ -356,14 +356,19 @@ func measure(self, variant, url string, concurrency int, d time.Duration, codeSt
 func measureWith(self, variant, url string, d time.Duration, codeStart int64, env, args []string) (result, error) {
 	var cmd *exec.Cmd
 	if variant == "logto" {
-		concurrency := "1"
+		concurrency, pauseMs := "1", "0"
 		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-concurrency" {
+			switch args[i] {
+			case "-concurrency", "-users":
 				concurrency = args[i+1]
+			case "-pause":
+				if p, err := time.ParseDuration(args[i+1]); err == nil {
+					pauseMs = strconv.FormatFloat(float64(p)/float64(time.Millisecond), 'f', -1, 64)
+				}
 			}
 		}
 		script := filepath.Join(sourceDir(), "logto", "bench.mjs")
-		cmd = exec.Command("node", script, concurrency, strconv.FormatInt(d.Milliseconds(), 10), strconv.FormatInt(codeStart, 10))
+		cmd = exec.Command("node", script, concurrency, strconv.FormatInt(d.Milliseconds(), 10), strconv.FormatInt(codeStart, 10), pauseMs)
 		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_SESV2="+url)
 	} else {
 		cmd = exec.Command(self, append([]string{"-role", "worker", "-variant", variant, "-endpoint", url,

@@ -74,7 +74,11 @@ func compareRealistic(rounds int, d time.Duration, logto bool, rttList string) e
 		for _, target := range []int{16, 64, 256} {
 			// Twice as many users as the target, each pausing about as long as a send takes.
 			args := []string{"-users", strconv.Itoa(2 * target), "-pause", max(rtt, time.Millisecond).String(), "-reset", sinkURL}
-			for _, v := range []string{"connector", "raw"} {
+			variants := []string{"connector", "raw"}
+			if logto {
+				variants = append(variants, "logto")
+			}
+			for _, v := range variants {
 				runs = append(runs, realisticRun{fmt.Sprintf("users ~%d", target), v, args})
 			}
 		}
@@ -182,10 +186,11 @@ func printRealistic(rtt time.Duration, runs []realisticRun, results map[string][
 	p99 := func(x, y result) float64 { return x.P99Micros / y.P99Micros }
 	fmt.Println()
 	for _, name := range []string{"users ~16", "users ~64", "users ~256", "steady 1", "steady 16"} {
-		fmt.Printf("- %s: connector / raw SDK sends/s %s, p99 %s\n", name, ratio(name, "connector", "raw", through), ratio(name, "connector", "raw", p99))
-	}
-	if _, ok := results["steady 16|logto"]; ok {
-		fmt.Printf("- steady 16: connector / Logto sends/s %s\n", ratio("steady 16", "connector", "logto", through))
+		fmt.Printf("- %s: connector / raw SDK sends/s %s, p99 %s", name, ratio(name, "connector", "raw", through), ratio(name, "connector", "raw", p99))
+		if _, ok := results[name+"|logto"]; ok {
+			fmt.Printf("; connector / Logto sends/s %s, p99 %s", ratio(name, "connector", "logto", through), ratio(name, "connector", "logto", p99))
+		}
+		fmt.Println()
 	}
 	fmt.Printf("- cold start, New to the first send's completion (median of %d processes): connector %.1f ms; with Warm %.1f ms (Warm %.1f ms, then the send %.1f ms); raw SDK %.1f ms\n",
 		len(cold.plain), cold.plain.median(func(c coldResult) float64 { return c.NewToFirstMs }),

@@ -1,9 +1,12 @@
 // Runs Logto's AWS SES connector (@logto/connector-aws-ses, pinned by package-lock.json) the way
 // Logto does, against the SES sink whose URL is in AWS_ENDPOINT_URL_SESV2, and prints one JSON
-// result line in sesbench's format. Usage: node bench.mjs CONCURRENCY DURATION_MS CODE_START
+// result line in sesbench's format. Usage: node bench.mjs CONCURRENCY DURATION_MS CODE_START [PAUSE_MS]
+// With PAUSE_MS, CONCURRENCY independent users each pause an exponential time of that mean
+// before every send (sesbench -realistic's users); without, they send back to back.
 import createAwsSesConnector from '@logto/connector-aws-ses';
 
-const [concurrency, durationMs, codeStart] = process.argv.slice(2).map(Number);
+const [concurrency, durationMs, codeStart, pauseMs = 0] = process.argv.slice(2).map(Number);
+const pause = () => new Promise((resolve) => setTimeout(resolve, -Math.log(1 - Math.random()) * pauseMs));
 const endpoint = process.env.AWS_ENDPOINT_URL_SESV2;
 const config = {
   accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
@@ -30,6 +33,7 @@ const run = async (ms, record) => {
   const deadline = Date.now() + ms;
   const worker = async () => {
     while (Date.now() < deadline) {
+      if (pauseMs > 0) await pause();
       const [code, us] = await send();
       record(code, us);
     }
@@ -49,6 +53,7 @@ await run(durationMs, (code, us) => {
   codeSum += code;
 });
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const busyMicros = latencies.reduce((a, b) => a + b, 0);
 const cpu = process.cpuUsage(cpu0);
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
@@ -61,4 +66,5 @@ console.log(JSON.stringify({
   allocs: -1,
   maxRSSKiB: process.resourceUsage().maxRSS,
   codeSum,
+  inFlight: busyMicros / 1e6 / seconds,
 }));
