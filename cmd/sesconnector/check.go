@@ -30,14 +30,8 @@ func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 	fs := c.flags(e)
 	conn := addConnectionFlags(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if code := c.parse(fs, args); code >= 0 {
+	if code := c.parseFlags(e, fs, args, "config"); code >= 0 {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return c.usageError(e, fs, "unexpected argument %q: give the config with -config", fs.Arg(0))
-	}
-	if msg := required(fs, "config"); msg != "" {
-		return c.usageError(e, fs, "%s", msg)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *conn.timeout)
 	defer cancel()

@@ -33,12 +33,10 @@ func runEvents(ctx context.Context, e *env, c *command, args []string) int {
 	region := fs.String("region", "", "with -queue: the AWS `region` (default: the queue URL's, or the AWS configuration's)")
 	topic := fs.String("topic", "", "with -listen: accept this SNS topic `ARN` only")
 	asJSON := fs.Bool("json", false, "print each event as one line of JSON")
-	if code := c.parse(fs, args); code >= 0 {
+	if code := c.parseFlags(e, fs, args); code >= 0 {
 		return code
 	}
 	switch {
-	case fs.NArg() > 0:
-		return c.usageError(e, fs, "unexpected argument %q", fs.Arg(0))
 	case (*queue == "") == (*listen == ""):
 		return c.usageError(e, fs, "give one of -queue and -listen")
 	case *topic != "" && *listen == "":

@@ -110,6 +110,21 @@ func (c *command) parse(fs *flag.FlagSet, args []string) int {
 	return -1
 }
 
+// parseFlags parses args, refuses arguments besides flags, and checks that the required flags
+// are set; it returns the exit status to stop with, or -1 to go on.
+func (c *command) parseFlags(e *env, fs *flag.FlagSet, args []string, requiredFlags ...string) int {
+	if code := c.parse(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return c.usageError(e, fs, "unexpected argument %q: every value is given with a flag", fs.Arg(0))
+	}
+	if msg := required(fs, requiredFlags...); msg != "" {
+		return c.usageError(e, fs, "%s", msg)
+	}
+	return -1
+}
+
 // usageError prints what is wrong with the arguments and the subcommand's usage.
 func (c *command) usageError(e *env, fs *flag.FlagSet, format string, args ...any) int {
 	fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\n", c.name, fmt.Sprintf(format, args...))

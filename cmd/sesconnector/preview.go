@@ -35,14 +35,8 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 	configPath := fs.String("config", "", "the connector's JSON config `file` (required)")
 	addr := fs.String("addr", "127.0.0.1:8025", "listen `address`; only loopback unless you give another")
 	payloadJSON := fs.String("payload", "", "more sample payload as a JSON `object`, editable on the page too")
-	if code := c.parse(fs, args); code >= 0 {
+	if code := c.parseFlags(e, fs, args, "config"); code >= 0 {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return c.usageError(e, fs, "unexpected argument %q: give the config with -config", fs.Arg(0))
-	}
-	if msg := required(fs, "config"); msg != "" {
-		return c.usageError(e, fs, "%s", msg)
 	}
 	p, err := newPreview(*configPath, *payloadJSON)
 	if err != nil {

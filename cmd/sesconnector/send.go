@@ -67,14 +67,8 @@ func runSend(ctx context.Context, e *env, c *command, args []string) int {
 		locale = fs.String("locale", "", "the recipient's `locale`, such as pt-BR, to choose the template")
 		payloadJSON = fs.String("payload", "", "more payload values as a JSON `object`, e.g. '{\"link\":\"https://...\"}'")
 	}
-	if code := c.parse(fs, args); code >= 0 {
+	if code := c.parseFlags(e, fs, args, "config", "to"); code >= 0 {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return c.usageError(e, fs, "unexpected argument %q: every value is given with a flag", fs.Arg(0))
-	}
-	if msg := required(fs, "config", "to"); msg != "" {
-		return c.usageError(e, fs, "%s", msg)
 	}
 
 	usageType, payload := ses.UsageGeneric, ses.Payload{"code": "000000"}
