@@ -28,7 +28,9 @@ var (
 // inside an EventBridge event. An SNS envelope is not verified here: NewSNSHandler verifies.
 // SNS carries the record in Message as a JSON string; a JSON object there (as some emulators
 // send) is read too. A notificationType that is no known type is accepted when exactly one of
-// bounce, complaint or delivery is present: the Type is taken from it.
+// bounce, complaint or delivery is present: the Type is taken from it. An SNS Message that is
+// itself an EventBridge event (an EventBridge rule targeting SNS) is read too. The Event keeps
+// nothing of data: its Raw is a copy.
 func Parse(data []byte) (*Event, error) {
 	var env envelope
 	if err := jsonv2.Unmarshal(data, &env); err != nil {
@@ -44,14 +46,30 @@ func Parse(data []byte) (*Event, error) {
 		if env.Type != "Notification" {
 			return nil, fmt.Errorf("%w: expected an SNS Notification, not a %s (NewSNSHandler confirms subscriptions)", ErrMalformed, env.Type)
 		}
-		return parseRecord([]byte(*env.Message))
+		return parseMessage([]byte(*env.Message)) // a copy
 	case env.DetailType != "" && env.Detail != nil:
-		if env.Source != "aws.ses" {
-			return nil, fmt.Errorf("%w: expected an EventBridge event from aws.ses, not from %q", ErrMalformed, env.Source)
-		}
-		return parseRecord(env.Detail)
+		return parseEventBridge(env.Source, env.Detail) // jsonv2 copies a jsontext.Value
 	}
-	return parseRecord(data)
+	return parseRecord(bytes.Clone(data))
+}
+
+// parseMessage reads an SNS envelope's Message, which the caller owns: an SES record, or an
+// EventBridge event that a rule sent to the topic.
+func parseMessage(msg []byte) (*Event, error) {
+	if bytes.Contains(msg, []byte(`"detail-type"`)) {
+		var env envelope
+		if err := jsonv2.Unmarshal(msg, &env); err == nil && env.DetailType != "" && env.Detail != nil {
+			return parseEventBridge(env.Source, env.Detail)
+		}
+	}
+	return parseRecord(msg)
+}
+
+func parseEventBridge(source string, detail []byte) (*Event, error) {
+	if source != "aws.ses" {
+		return nil, fmt.Errorf("%w: expected an EventBridge event from aws.ses, not from %q", ErrMalformed, cutText(source, 100))
+	}
+	return parseRecord(detail)
 }
 
 // envelope holds the fields that tell the shapes apart. SNS's Message is decoded as the string
@@ -84,7 +102,7 @@ func parseObjectMessage(data []byte) (*Event, error) {
 	if env.Type != "Notification" {
 		return nil, fmt.Errorf("%w: expected an SNS Notification, not a %s (NewSNSHandler confirms subscriptions)", ErrMalformed, env.Type)
 	}
-	return parseRecord(msg)
+	return parseMessage(msg)
 }
 
 // record is an SES notification or event-publishing record, the fields this package reads.
@@ -147,6 +165,8 @@ type timestamp struct {
 	Timestamp string `json:"timestamp"`
 }
 
+// parseRecord reads an SES record from data, which the Event keeps as its Raw: the caller
+// hands over a copy of its own.
 func parseRecord(data []byte) (*Event, error) {
 	var r record
 	if err := jsonv2.Unmarshal(data, &r); err != nil {

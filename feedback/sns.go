@@ -9,7 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
+	"strings"
 )
 
 // Handler acts on one event. It must be idempotent by MessageID and Type: SNS and SQS deliver
@@ -19,35 +19,52 @@ type Handler func(ctx context.Context, e *Event) error
 // SNSOption changes how NewSNSHandler verifies and answers.
 type SNSOption func(*snsHandler) error
 
-// WithTopicARNs accepts messages and subscriptions of these topics only (default: any topic).
-// A message of another topic is refused with 403 before anything is fetched for it.
+// WithTopicARNs accepts messages and subscriptions of these topics only: the ARNs of the
+// topics your SES identities or configuration sets publish to. A message of another topic is
+// refused with 403 before anything is fetched for it. Of WithTopicARNs and WithAnyTopic, the
+// last one given wins.
 func WithTopicARNs(arns ...string) SNSOption {
 	return func(s *snsHandler) error {
 		if len(arns) == 0 {
 			return errors.New("WithTopicARNs: give at least one topic ARN")
 		}
-		s.topics = map[string]bool{}
+		s.topics, s.anyTopic = map[string]bool{}, false
 		for _, a := range arns {
+			if !strings.HasPrefix(a, "arn:") || strings.Count(a, ":") != 5 {
+				return fmt.Errorf("WithTopicARNs: %q is not a topic ARN such as arn:aws:sns:us-east-1:123456789012:ses-events", cutText(a, 100))
+			}
 			s.topics[a] = true
 		}
 		return nil
 	}
 }
 
+// WithAnyTopic accepts messages and subscriptions of any topic: for tests and local tools only.
+// Anyone with an AWS account can subscribe an endpoint to a topic of their own, and SNS signs
+// what they publish there as genuinely as what SES publishes to yours.
+func WithAnyTopic() SNSOption {
+	return func(s *snsHandler) error {
+		s.topics, s.anyTopic = nil, true
+		return nil
+	}
+}
+
 // WithHTTPClient fetches signing certificates and confirms subscriptions with c (default: a
-// client with a 10-second timeout).
+// client with a 10-second timeout). Redirects are never followed, whatever c says.
 func WithHTTPClient(c *http.Client) SNSOption {
 	return func(s *snsHandler) error {
 		if c == nil {
 			return errors.New("WithHTTPClient: the client is nil")
 		}
-		s.certs.client = c
+		s.certs.client = noRedirects(c)
 		return nil
 	}
 }
 
-// WithCertificates also trusts these roots for the signing certificate's chain, beside the
-// system's: for tests, and private CAs.
+// WithCertificates makes the signing certificate's chain a condition: it must chain to one of
+// these roots, or to the system's, through the intermediates its file holds. For tests and
+// private CAs; SNS itself serves its certificate without the intermediate, so do not give it
+// for AWS's SNS.
 func WithCertificates(pool *x509.CertPool) SNSOption {
 	return func(s *snsHandler) error {
 		if pool == nil {
@@ -71,24 +88,36 @@ func WithSNSLogger(l *slog.Logger) SNSOption {
 const maxSNSBody = 1 << 20
 
 type snsHandler struct {
-	h      Handler
-	topics map[string]bool // nil: any
-	certs  certCache
-	log    *slog.Logger
+	h        Handler
+	topics   map[string]bool // WithTopicARNs
+	anyTopic bool            // WithAnyTopic
+	certs    certCache
+	log      *slog.Logger
 }
 
 // NewSNSHandler serves an SNS HTTP/HTTPS subscription. It verifies every message's signature
-// (SignatureVersion 1, SHA1withRSA, and 2, SHA256withRSA) with the certificate at
-// SigningCertURL, which must be https on an SNS host and is fetched once and cached; it
-// confirms SubscriptionConfirmation for the allowed topics and ignores
-// UnsubscribeConfirmation. It answers 200 once h returns nil, 500 when h fails (SNS retries),
-// 400 for malformed input, 403 for unverifiable input or a topic outside WithTopicARNs, and 413
-// for a body over 1 MiB, unread. h never sees an unverified message.
+// (SignatureVersion 1, SHA1withRSA, and 2, SHA256withRSA) as AWS's own validators do: with the
+// certificate at SigningCertURL, which must be https on an SNS host (sns.<region>.amazonaws.com,
+// a .pem path) and is fetched once, without redirects, and cached; the certificate must be
+// SNS's (sns.amazonaws.com) and valid at the message's Timestamp. It confirms
+// SubscriptionConfirmation for the allowed topics (the SubscribeURL pinned likewise) and
+// ignores UnsubscribeConfirmation. It answers 200 once h returns nil, 500 when h fails or the
+// certificate could not be fetched (SNS retries), 400 for malformed input, 403 for unverifiable
+// input or a topic not allowed (nothing is fetched for it), and 413 for a body over 1 MiB,
+// unread. h never sees an unverified message.
+//
+// It refuses to build without WithTopicARNs (or WithAnyTopic, for tests): otherwise anyone
+// could subscribe the endpoint to a topic of their own and feed it AWS-signed bounces of their
+// choosing.
+//
+// A certificate fetch is shared by the requests that need it and runs on its own 10-second
+// timeout; each request stops waiting when its own context ends. A failed fetch is remembered
+// for 5 seconds, and at most 64 certificates are kept.
 func NewSNSHandler(h Handler, opts ...SNSOption) (http.Handler, error) {
 	if h == nil {
 		return nil, errors.New("feedback: NewSNSHandler: the Handler is nil")
 	}
-	s := &snsHandler{h: h, certs: certCache{client: &http.Client{Timeout: 10 * time.Second}, certs: map[string]*x509.Certificate{}}}
+	s := &snsHandler{h: h, certs: newCertCache()}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, errors.New("feedback: NewSNSHandler: an option is nil")
@@ -96,6 +125,9 @@ func NewSNSHandler(h Handler, opts ...SNSOption) (http.Handler, error) {
 		if err := opt(s); err != nil {
 			return nil, fmt.Errorf("feedback: NewSNSHandler: %w", err)
 		}
+	}
+	if s.topics == nil && !s.anyTopic {
+		return nil, errors.New("feedback: NewSNSHandler: give WithTopicARNs with the ARN of the topic SES publishes to; without it anyone could subscribe this endpoint to a topic of their own and report any address as bounced (WithAnyTopic is for tests)")
 	}
 	return s, nil
 }
@@ -124,8 +156,8 @@ func (s *snsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(r, w, http.StatusBadRequest, fmt.Errorf("%w: expected an SNS message (Type, MessageId, TopicArn, Signature, ...)", ErrMalformed))
 		return
 	}
-	if s.topics != nil && !s.topics[m.TopicArn] {
-		s.refuse(r, w, http.StatusForbidden, fmt.Errorf("topic %s is not one of WithTopicARNs", m.TopicArn))
+	if !s.anyTopic && !s.topics[m.TopicArn] {
+		s.refuse(r, w, http.StatusForbidden, fmt.Errorf("topic %s is not one of WithTopicARNs", cutText(m.TopicArn, 256)))
 		return
 	}
 	if err := s.certs.verify(r.Context(), &m); err != nil {
@@ -147,7 +179,7 @@ func (s *snsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *snsHandler) notification(w http.ResponseWriter, r *http.Request, m *snsMessage) {
-	e, err := parseRecord([]byte(m.Message))
+	e, err := parseMessage([]byte(m.Message))
 	switch {
 	case errors.Is(err, ErrSetupNotice):
 		s.info(r, "feedback: SES confirmed notifications to this topic", m.TopicArn)
@@ -164,14 +196,17 @@ func (s *snsHandler) notification(w http.ResponseWriter, r *http.Request, m *sns
 	w.WriteHeader(http.StatusOK)
 }
 
-// confirm visits the SubscribeURL of a verified confirmation, on an SNS host.
+// confirm visits the SubscribeURL of a verified confirmation, on an SNS host, without
+// following redirects, within the request's context and the fetch timeout.
 func (s *snsHandler) confirm(w http.ResponseWriter, r *http.Request, m *snsMessage) {
-	u, err := checkSNSURL("SubscribeURL", m.SubscribeURL)
+	u, err := checkSNSURL("SubscribeURL", m.SubscribeURL, false)
 	if err != nil {
 		s.refuse(r, w, http.StatusForbidden, err)
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	ctx, cancel := context.WithTimeout(r.Context(), certFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err == nil {
 		var resp *http.Response
 		if resp, err = s.certs.client.Do(req); err == nil {

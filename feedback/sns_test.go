@@ -46,9 +46,11 @@ type fakeSNS struct {
 	roots      *x509.CertPool
 	client     *http.Client
 	certPEM    []byte
-	fetches    atomic.Int64
+	fetches    atomic.Int64 // of every path
 	confirmed  atomic.Int64
 	otherFetch atomic.Int64
+	files      map[string][]byte // more certificate files, by path
+	hang       chan struct{}     // closed to release the requests for /hang.pem
 }
 
 var (
@@ -58,8 +60,25 @@ var (
 		caKey, serverKey   *ecdsa.PrivateKey
 		signerKey          *rsa.PrivateKey
 		rogueSigner        []byte // a PEM certificate of the same key, signed by no trusted CA
+		wrongName          []byte // a PEM certificate of the same key, for another name
+		chain, leafOnly    []byte // a certificate of the same key issued by an intermediate, with and without it
 	}
 )
+
+// validFrom and validUntil bound the test certificates: the messages' fixed Timestamps fall
+// between them, and a Timestamp before validFrom is outside.
+var (
+	validFrom  = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	validUntil = time.Now().Add(365 * 24 * time.Hour)
+)
+
+func pemOf(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
 
 func certificate(t testing.TB, tmpl *x509.Certificate, parent *x509.Certificate, pub any, signer crypto.Signer) *x509.Certificate {
 	t.Helper()
@@ -79,36 +98,66 @@ func testPKI(t testing.TB) {
 		require.NoError(t, err)
 		now := time.Now()
 		caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sesconnector test CA"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+			NotBefore: validFrom, NotAfter: validUntil, IsCA: true, BasicConstraintsValid: true,
 			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 		pki.ca = certificate(t, caTmpl, caTmpl, &pki.caKey.PublicKey, pki.caKey)
 		pki.serverKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
 		pki.server = certificate(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "sns.us-east-1.amazonaws.com"},
-			DNSNames: []string{"sns.us-east-1.amazonaws.com"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			DNSNames: []string{"sns.us-east-1.amazonaws.com", "sns.us-gov-west-1.amazonaws.com", "sns.cn-north-1.amazonaws.com.cn", "sns.ap-southeast-2.amazonaws.com"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}, pki.ca, &pki.serverKey.PublicKey, pki.caKey)
 		pki.signerKey, err = rsa.GenerateKey(rand.Reader, 2048)
 		require.NoError(t, err)
 		signerTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+			NotBefore: validFrom, NotAfter: validUntil, KeyUsage: x509.KeyUsageDigitalSignature}
 		pki.signer = certificate(t, signerTmpl, pki.ca, &pki.signerKey.PublicKey, pki.caKey)
 		rogue := certificate(t, signerTmpl, signerTmpl, &pki.signerKey.PublicKey, pki.signerKey)
-		pki.rogueSigner = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rogue.Raw})
+		pki.rogueSigner = pemOf(rogue)
+		other := *signerTmpl
+		other.SerialNumber, other.Subject = big.NewInt(4), pkix.Name{CommonName: "sns.amazonaws.com.evil.example"}
+		pki.wrongName = pemOf(certificate(t, &other, pki.ca, &pki.signerKey.PublicKey, pki.caKey))
+		interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		inter := certificate(t, &x509.Certificate{SerialNumber: big.NewInt(5), Subject: pkix.Name{CommonName: "sesconnector test intermediate"},
+			NotBefore: validFrom, NotAfter: validUntil, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}, pki.ca, &interKey.PublicKey, pki.caKey)
+		byInter := *signerTmpl
+		byInter.SerialNumber = big.NewInt(6)
+		leaf := certificate(t, &byInter, inter, &pki.signerKey.PublicKey, interKey)
+		pki.chain, pki.leafOnly = pemOf(leaf, inter), pemOf(leaf)
 	})
 }
 
 func newFakeSNS(t testing.TB) *fakeSNS {
 	testPKI(t)
-	f := &fakeSNS{key: pki.signerKey, roots: x509.NewCertPool(),
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.signer.Raw})}
+	f := &fakeSNS{key: pki.signerKey, roots: x509.NewCertPool(), certPEM: pemOf(pki.signer), hang: make(chan struct{}),
+		files: map[string][]byte{"/rogue.pem": pki.rogueSigner, "/wrong-name.pem": pki.wrongName, "/chain.pem": pki.chain, "/leaf-only.pem": pki.leafOnly}}
 	f.roots.AddCert(pki.ca)
+	t.Cleanup(func() {
+		select {
+		case <-f.hang:
+		default:
+			close(f.hang)
+		}
+	})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".pem") {
+			f.fetches.Add(1)
+		}
 		switch {
 		case r.URL.Path == "/SimpleNotificationService-test.pem":
-			f.fetches.Add(1)
 			w.Write(f.certPEM)
-		case r.URL.Path == "/rogue.pem":
-			w.Write(pki.rogueSigner)
+		case f.files[r.URL.Path] != nil:
+			w.Write(f.files[r.URL.Path])
+		case r.URL.Path == "/redirect.pem":
+			http.Redirect(w, r, "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem", http.StatusFound)
+		case r.URL.Path == "/hang.pem":
+			<-f.hang
+			w.Write(f.certPEM)
+		case r.URL.Path == "/missing.pem":
+			http.NotFound(w, r)
+		case r.URL.Query().Get("Action") == "ConfirmSubscription" && r.URL.Query().Get("redirect") != "":
+			http.Redirect(w, r, "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=x", http.StatusFound)
 		case r.URL.Query().Get("Action") == "ConfirmSubscription":
 			f.confirmed.Add(1)
 			w.Write([]byte("<ConfirmSubscriptionResponse/>"))
@@ -201,7 +250,7 @@ func (r *recorder) count() int {
 
 func (f *fakeSNS) handler(t *testing.T, rec *recorder, opts ...feedback.SNSOption) http.Handler {
 	t.Helper()
-	h, err := feedback.NewSNSHandler(rec.handle, append([]feedback.SNSOption{feedback.WithHTTPClient(f.client), feedback.WithCertificates(f.roots)}, opts...)...)
+	h, err := feedback.NewSNSHandler(rec.handle, append([]feedback.SNSOption{feedback.WithHTTPClient(f.client), feedback.WithCertificates(f.roots), feedback.WithAnyTopic()}, opts...)...)
 	require.NoError(t, err)
 	return h
 }
@@ -341,11 +390,14 @@ func TestNewSNSHandlerOptions(t *testing.T) {
 	t.Parallel()
 	noop := func(context.Context, *feedback.Event) error { return nil }
 	for name, args := range map[string][]feedback.SNSOption{
-		"nil client":  {feedback.WithHTTPClient(nil)},
-		"nil pool":    {feedback.WithCertificates(nil)},
-		"no topics":   {feedback.WithTopicARNs()},
-		"nil option":  {nil},
-		"nil handler": nil,
+		"nil client":               {feedback.WithHTTPClient(nil)},
+		"nil pool":                 {feedback.WithCertificates(nil)},
+		"no topics":                {feedback.WithTopicARNs()},
+		"nil option":               {nil},
+		"nil handler":              nil,
+		"no topic":                 {feedback.WithHTTPClient(http.DefaultClient)},
+		"not an ARN":               {feedback.WithTopicARNs("ses-events")},
+		"any topic, then no topic": {feedback.WithAnyTopic(), feedback.WithTopicARNs()},
 	} {
 		h := noop
 		if name == "nil handler" {
@@ -361,7 +413,7 @@ func TestNewSNSHandlerOptions(t *testing.T) {
 func BenchmarkSNSHandler(b *testing.B) {
 	f := newFakeSNS(b)
 	h, err := feedback.NewSNSHandler(func(context.Context, *feedback.Event) error { return nil },
-		feedback.WithHTTPClient(f.client), feedback.WithCertificates(f.roots))
+		feedback.WithHTTPClient(f.client), feedback.WithTopicARNs(testTopic))
 	require.NoError(b, err)
 	body := f.sign(b, f.notification(fixture(b, "event-bounce"))).json(b)
 	b.ReportAllocs()

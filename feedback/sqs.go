@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -30,10 +34,14 @@ func WithWorkers(n int) ConsumeOption { return func(c *consumer) { c.workers = m
 // nothing).
 func WithConsumeLogger(l *slog.Logger) ConsumeOption { return func(c *consumer) { c.log = l } }
 
-// Long polling, and SQS's largest batch.
+// Long polling, SQS's largest batch, the backoff of failed receives, and the time the deletes
+// of a stopping Consume get.
 const (
-	waitSeconds = 20
-	batchSize   = 10
+	waitSeconds   = 20
+	batchSize     = 10
+	minBackoff    = 100 * time.Millisecond
+	maxBackoff    = 20 * time.Second
+	deleteTimeout = 10 * time.Second
 )
 
 type consumer struct {
@@ -46,12 +54,20 @@ type consumer struct {
 
 // Consume long-polls queueURL (20 s, batches of 10) until ctx is done and calls h for each
 // event, with a few workers. A message is deleted only after h returns nil; one whose h fails
-// stays for SQS to redeliver once its visibility timeout ends (and, with a redrive policy, to
-// move to a dead-letter queue); a message that is not an SES event is logged and left likewise,
-// never deleted unread. SES's setup notice (ErrSetupNotice) is deleted. When ctx ends, the
-// handlers in flight finish (their context is not cancelled) and their messages are deleted;
-// Consume then returns nil. It returns an error wrapping the one that made it stop otherwise
-// (errors.As reaches the smithy API error, e.g. AccessDenied).
+// or panics (the panic is recovered and logged) stays for SQS to redeliver once its visibility
+// timeout ends (and, with a redrive policy, to move to a dead-letter queue); a message that is
+// not an SES event is logged and left likewise, never deleted unread. SES's setup notice
+// (ErrSetupNotice) is deleted.
+//
+// A receive that fails for a passing reason (a network error, HTTP 5xx, throttling: what the
+// SDK's retryer retries) is logged and tried again after an exponential backoff with jitter,
+// capped at 20 s, until ctx ends. Only an error that retrying cannot fix (AccessDenied, a queue
+// that does not exist, any other refusal) stops Consume, which returns an error wrapping it
+// (errors.As reaches the smithy API error).
+//
+// When ctx ends, no new handler starts (the messages in hand that did not start stay for
+// redelivery), the handlers in flight finish (their context is not cancelled), and what they
+// handled is deleted within 10 s; Consume then returns nil.
 func Consume(ctx context.Context, api SQSAPI, queueURL string, h Handler, opts ...ConsumeOption) error {
 	if api == nil || h == nil || queueURL == "" {
 		return errors.New("feedback: Consume needs an SQS client, a queue URL and a Handler")
@@ -79,8 +95,9 @@ func Consume(ctx context.Context, api SQSAPI, queueURL string, h Handler, opts .
 	return nil
 }
 
-// loop receives and handles batches until ctx ends, or a receive fails.
+// loop receives and handles batches until ctx ends, or a receive fails for good.
 func (c *consumer) loop(ctx context.Context) error {
+	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		out, err := c.api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    &c.queueURL,
@@ -88,33 +105,66 @@ func (c *consumer) loop(ctx context.Context) error {
 			WaitTimeSeconds:             waitSeconds,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 		})
-		if err != nil {
-			if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && !transient(err):
+			return fmt.Errorf("feedback: receiving from %s: %w", c.queueURL, err)
+		case err != nil:
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			wait := backoff/2 + rand.N(backoff/2+1) // jitter: workers that failed together do not retry together
+			c.warn(ctx, fmt.Sprintf("feedback: receiving failed; trying again in %v", wait.Round(time.Millisecond)), types.Message{}, err)
+			if !sleep(ctx, wait) {
 				return nil
 			}
-			return fmt.Errorf("feedback: receiving from %s: %w", c.queueURL, err)
+			continue
 		}
+		backoff = 0
 		if out != nil && len(out.Messages) > 0 {
-			c.handle(context.WithoutCancel(ctx), out.Messages)
+			c.handle(ctx, out.Messages)
 		}
 	}
 	return nil
 }
 
-// handle runs h on each message of a batch and deletes those it handled. It runs to the end
-// even when Consume is stopping: the batch is in hand.
+// retryable is the SDK retryer's own judgement: connection errors, timeouts, HTTP 5xx and
+// throttling pass; the rest (AccessDenied, QueueDoesNotExist, ...) would fail again.
+func transient(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
+		retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
+}
+
+// sleep waits d, or until ctx ends; it reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// handle runs h on each message of a batch, in turn, and deletes those it handled. Once ctx
+// ends no further handler starts; the one running finishes, with a context that is not
+// cancelled, and the deletes get their own timeout.
 func (c *consumer) handle(ctx context.Context, msgs []types.Message) {
+	hctx := context.WithoutCancel(ctx)
 	done := make([]types.DeleteMessageBatchRequestEntry, 0, len(msgs))
 	for i, m := range msgs {
+		if ctx.Err() != nil {
+			break // the rest stays for redelivery
+		}
 		e, err := Parse([]byte(aws.ToString(m.Body)))
 		switch {
 		case errors.Is(err, ErrSetupNotice):
 		case err != nil:
-			c.warn(ctx, "feedback: SQS message is not an SES event; left for redelivery and the dead-letter queue", m, err)
+			c.warn(hctx, "feedback: SQS message is not an SES event; left for redelivery and the dead-letter queue", m, err)
 			continue
 		default:
-			if err := c.h(ctx, e); err != nil {
-				c.warn(ctx, "feedback: Handler failed; the message is left for redelivery", m, err)
+			if err := c.call(hctx, e); err != nil {
+				c.warn(hctx, "feedback: Handler failed; the message is left for redelivery", m, err)
 				continue
 			}
 		}
@@ -123,18 +173,31 @@ func (c *consumer) handle(ctx context.Context, msgs []types.Message) {
 	if len(done) == 0 {
 		return
 	}
-	out, err := c.api.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &c.queueURL, Entries: done})
+	dctx, cancel := context.WithTimeout(hctx, deleteTimeout)
+	defer cancel()
+	out, err := c.api.DeleteMessageBatch(dctx, &sqs.DeleteMessageBatchInput{QueueUrl: &c.queueURL, Entries: done})
 	if err != nil {
-		c.warn(ctx, "feedback: deleting handled messages failed; SQS will deliver them again", types.Message{}, err)
+		c.warn(hctx, "feedback: deleting handled messages failed; SQS will deliver them again", types.Message{}, err)
 		return
 	}
 	if out == nil {
 		return
 	}
 	for _, f := range out.Failed {
-		c.warn(ctx, "feedback: deleting a handled message failed; SQS will deliver it again", types.Message{},
+		c.warn(hctx, "feedback: deleting a handled message failed; SQS will deliver it again", types.Message{},
 			fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message)))
 	}
+}
+
+// call runs h, turning a panic into an error: one bad event must not stop Consume, and its
+// message stays for redelivery.
+func (c *consumer) call(ctx context.Context, e *Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the Handler panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return c.h(ctx, e)
 }
 
 func (c *consumer) warn(ctx context.Context, msg string, m types.Message, err error) {

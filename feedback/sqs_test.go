@@ -1,10 +1,16 @@
 package feedback_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,8 +31,10 @@ type fakeQueue struct {
 	mu         sync.Mutex
 	queued     []types.Message
 	deleted    []string
-	receiveErr error
+	receiveErr error   // every receive fails with it
+	failFirst  []error // the next receives fail with these, in turn
 	inputs     []*sqs.ReceiveMessageInput
+	deleteCtx  []time.Duration // how long each delete's context had left
 }
 
 func (q *fakeQueue) add(bodies ...string) {
@@ -44,6 +53,12 @@ func (q *fakeQueue) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageIn
 		q.mu.Unlock()
 		return nil, q.receiveErr
 	}
+	if len(q.failFirst) > 0 {
+		err := q.failFirst[0]
+		q.failFirst = q.failFirst[1:]
+		q.mu.Unlock()
+		return nil, err
+	}
 	n := min(len(q.queued), int(in.MaxNumberOfMessages))
 	batch := q.queued[:n:n]
 	q.queued = q.queued[n:]
@@ -58,9 +73,14 @@ func (q *fakeQueue) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageIn
 	return &sqs.ReceiveMessageOutput{Messages: batch}, nil
 }
 
-func (q *fakeQueue) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+func (q *fakeQueue) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	left := time.Duration(-1)
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d)
+	}
+	q.deleteCtx = append(q.deleteCtx, left)
 	for _, e := range in.Entries {
 		q.deleted = append(q.deleted, *e.ReceiptHandle)
 	}
@@ -152,4 +172,94 @@ func TestConsumeStopsOnReceiveError(t *testing.T) {
 	require.Error(t, feedback.Consume(context.Background(), nil, "q", func(context.Context, *feedback.Event) error { return nil }))
 	require.Error(t, feedback.Consume(context.Background(), q, "", func(context.Context, *feedback.Event) error { return nil }))
 	require.Error(t, feedback.Consume(context.Background(), q, "q", nil))
+}
+
+// A panicking Handler is recovered and logged; its message stays, and Consume goes on.
+func TestConsumeRecoversPanics(t *testing.T) {
+	t.Parallel()
+	q := &fakeQueue{}
+	q.add(snsBody(t, "event-bounce"), snsBody(t, "event-delivery"))
+	var logs bytes.Buffer
+	h := func(_ context.Context, e *feedback.Event) error {
+		if e.Type == feedback.TypeBounce {
+			var m map[string]int
+			m["boom"]++ // a nil map: panics
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- feedback.Consume(ctx, q, "q", h, feedback.WithWorkers(1), feedback.WithConsumeLogger(newTextLogger(&logs)))
+	}()
+	require.Eventually(t, func() bool { _, d := q.state(); return len(d) == 1 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	_, deleted := q.state()
+	assert.Equal(t, []string{"rh-1"}, deleted, "the delivery is deleted, the bounce whose handler panicked is not")
+	assert.Contains(t, logs.String(), "the Handler panicked: assignment to entry in nil map")
+}
+
+// Transient receive failures are retried with backoff; Consume goes on and handles what comes.
+func TestConsumeRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
+	status := func(code int) error {
+		return &smithy.OperationError{ServiceID: "SQS", OperationName: "ReceiveMessage", Err: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: code}}, Err: errors.New("server error")}}
+	}
+	q := &fakeQueue{failFirst: []error{
+		status(http.StatusServiceUnavailable),
+		status(http.StatusInternalServerError),
+		&smithy.GenericAPIError{Code: "RequestThrottled", Message: "slow down"},
+		&smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down"},
+		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED},
+	}}
+	q.add(snsBody(t, "event-bounce"))
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- feedback.Consume(ctx, q, "q", func(context.Context, *feedback.Event) error { return nil },
+			feedback.WithWorkers(1), feedback.WithConsumeLogger(newTextLogger(&logs)))
+	}()
+	require.Eventually(t, func() bool { _, d := q.state(); return len(d) == 1 }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	assert.Equal(t, 5, strings.Count(logs.String(), "receiving failed; trying again in"))
+
+	for _, code := range []string{"AccessDenied", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"} {
+		q := &fakeQueue{failFirst: []error{&smithy.GenericAPIError{Code: code}}}
+		err := feedback.Consume(context.Background(), q, "q", func(context.Context, *feedback.Event) error { return nil }, feedback.WithWorkers(1))
+		require.Error(t, err, code)
+		var apiErr smithy.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, code, apiErr.ErrorCode())
+	}
+}
+
+// Once ctx ends no new handler starts: the rest of the batch stays for redelivery, and the
+// delete of what was handled has a deadline of its own.
+func TestConsumeStartsNothingAfterStop(t *testing.T) {
+	t.Parallel()
+	q := &fakeQueue{}
+	for range 10 {
+		q.add(snsBody(t, "event-bounce"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls atomic.Int64
+	h := func(context.Context, *feedback.Event) error {
+		if calls.Add(1) == 1 {
+			cancel() // Consume stops while the first of ten is being handled
+		}
+		return nil
+	}
+	require.NoError(t, feedback.Consume(ctx, q, "q", h, feedback.WithWorkers(1)))
+	assert.Equal(t, int64(1), calls.Load(), "no handler started after the stop")
+	_, deleted := q.state()
+	assert.Equal(t, []string{"rh-0"}, deleted)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	require.Len(t, q.deleteCtx, 1)
+	assert.Greater(t, q.deleteCtx[0], time.Duration(0), "the delete has a deadline")
+	assert.LessOrEqual(t, q.deleteCtx[0], 10*time.Second)
 }

@@ -1,29 +1,28 @@
 package feedback
 
 import (
-	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/singleflight"
+	"time"
 )
 
-// This file verifies SNS messages, as AWS documents it: the certificate at SigningCertURL (https,
-// on an SNS host) signs a canonical string of the message's fields with SHA1withRSA
-// (SignatureVersion 1) or SHA256withRSA (2).
+// This file verifies SNS messages as AWS's own validators do. SNS serves its signing
+// certificate alone (CN sns.amazonaws.com, without the intermediate that issued it), and Go does
+// not fetch missing intermediates, so demanding a chain to the system roots would refuse every
+// genuine message. Trust comes instead from: the certificate's URL (https, pinned to an SNS
+// host, fetched without redirects), the certificate's name, its validity at the message's
+// Timestamp (SNS retries old messages), and the signature over the canonical string of the
+// message's fields, SHA1withRSA (SignatureVersion 1) or SHA256withRSA (2). Intermediates in the
+// file, and roots given with WithCertificates, add a chain check.
 
 // ErrUnverified reports an SNS message whose signature could not be verified; the error says
 // which check failed.
@@ -79,111 +78,79 @@ func (m *snsMessage) signedString() (string, error) {
 	return b.String(), nil
 }
 
-// snsHost matches SNS's endpoints: sns.<region>.amazonaws.com, and .com.cn in China.
-var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+// snsHost matches SNS's endpoints, sns.<region>.amazonaws.com and .amazonaws.com.cn, where the
+// region is a region name (us-east-1, us-gov-west-1, cn-north-1): never an S3 host such as
+// sns.s3.amazonaws.com, which anyone can put a file on.
+var snsHost = regexp.MustCompile(`^sns\.[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\.amazonaws\.com(\.cn)?$`)
 
-// checkSNSURL accepts only https URLs on an SNS host: a certificate or a confirmation fetched
-// from anywhere else could be anyone's.
-func checkSNSURL(field, raw string) (*url.URL, error) {
+// checkSNSURL accepts only https URLs on an SNS host, on port 443, without user info: a
+// certificate or a confirmation fetched from anywhere else could be anyone's. A certificate's
+// URL must also name a .pem file in its path, with no query.
+func checkSNSURL(field, raw string, certificate bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s is not a URL", ErrUnverified, field)
 	case u.Scheme != "https":
 		return nil, fmt.Errorf("%w: %s must be https, not %q", ErrUnverified, field, u.Scheme)
-	case !snsHost.MatchString(u.Hostname()) || u.Port() != "" || u.User != nil:
-		return nil, fmt.Errorf("%w: %s host %q is not an SNS host (sns.<region>.amazonaws.com)", ErrUnverified, field, u.Host)
+	case u.User != nil || !snsHost.MatchString(u.Hostname()) || (u.Port() != "" && u.Port() != "443"):
+		return nil, fmt.Errorf("%w: %s host %q is not an SNS host (sns.<region>.amazonaws.com)", ErrUnverified, field, cutText(u.Host, 100))
+	case certificate && (!strings.HasSuffix(u.Path, ".pem") || u.RawQuery != "" || u.Fragment != ""):
+		return nil, fmt.Errorf("%w: %s must name a .pem certificate in its path, with no query", ErrUnverified, field)
 	}
 	return u, nil
 }
 
-// maxCertSize bounds a certificate fetch; SNS's are under 4 KiB.
-const maxCertSize = 64 << 10
-
-// certCache fetches each signing certificate once, however many messages ask for it at once.
-type certCache struct {
-	client *http.Client
-	roots  *x509.CertPool // also trusted, beside the system's
-	mu     sync.Mutex
-	certs  map[string]*x509.Certificate
-	group  singleflight.Group
-}
-
-// maxCachedCerts bounds the cache; SNS rotates its certificate rarely.
-const maxCachedCerts = 64
-
-func (c *certCache) get(ctx context.Context, certURL string) (*x509.Certificate, error) {
-	c.mu.Lock()
-	cert := c.certs[certURL]
-	c.mu.Unlock()
-	if cert != nil {
-		return cert, nil
+// snsCertName reports whether name is one SNS signs with: sns.amazonaws.com, or the forms AWS's
+// validators accept in other partitions, a name under amazonaws.com or amazonaws.com.cn that
+// begins with "sns" (sns-signing.<region>.amazonaws.com, sns-cn-north-1.amazonaws.com.cn).
+func snsCertName(name string) bool {
+	if name == "sns.amazonaws.com" {
+		return true
 	}
-	v, err, _ := c.group.Do(certURL, func() (any, error) {
-		cert, err := c.fetch(context.WithoutCancel(ctx), certURL)
-		if err != nil {
-			return nil, err
+	base, ok := strings.CutSuffix(name, ".amazonaws.com")
+	if !ok {
+		base, ok = strings.CutSuffix(name, ".amazonaws.com.cn")
+	}
+	if !ok || !strings.HasPrefix(base, "sns") {
+		return false
+	}
+	for _, c := range base {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
 		}
-		c.mu.Lock()
-		if len(c.certs) >= maxCachedCerts {
-			clear(c.certs)
-		}
-		c.certs[certURL] = cert
-		c.mu.Unlock()
-		return cert, nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return v.(*x509.Certificate), nil
+	return true
 }
 
-// errFetch is a certificate that could not be fetched: the message may be genuine, so the
-// handler answers 500 and SNS tries again.
-var errFetch = errors.New("feedback: fetching the SNS signing certificate")
-
-func (c *certCache) fetch(ctx context.Context, certURL string) (*x509.Certificate, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, certURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errFetch, err)
+// checkCertificate checks the signing certificate's name and its validity at the message's
+// time (SNS retries a message for hours, with the certificate of the day it was signed).
+func checkCertificate(cert *x509.Certificate, at time.Time) error {
+	named := snsCertName(cert.Subject.CommonName)
+	for _, n := range cert.DNSNames {
+		named = named || snsCertName(n)
 	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errFetch, err)
+	switch {
+	case !named:
+		return fmt.Errorf("%w: the signing certificate is for %q, not sns.amazonaws.com", ErrUnverified, cutText(cert.Subject.CommonName, 100))
+	case at.Before(cert.NotBefore) || at.After(cert.NotAfter):
+		return fmt.Errorf("%w: the signing certificate was not valid at the message's Timestamp %s (valid %s to %s)",
+			ErrUnverified, at.Format(time.RFC3339), cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: %s answered %s", errFetch, certURL, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxCertSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errFetch, err)
-	}
-	if len(data) > maxCertSize {
-		return nil, fmt.Errorf("%w: the certificate at SigningCertURL is over %d bytes", ErrUnverified, maxCertSize)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%w: SigningCertURL does not hold a PEM certificate", ErrUnverified)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the signing certificate does not parse: %v", ErrUnverified, err)
-	}
-	if err := c.verifyChain(cert); err != nil {
-		return nil, err
-	}
-	return cert, nil
+	return nil
 }
 
-// verifyChain checks that cert chains to a root of the system or of WithCertificates, and is
-// valid now.
-func (c *certCache) verifyChain(cert *x509.Certificate) error {
-	opts := x509.VerifyOptions{KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
-	_, err := cert.Verify(opts) // the system's roots
-	if err != nil && c.roots != nil {
-		opts.Roots = c.roots
-		_, err = cert.Verify(opts)
+// verifyChain checks that leaf chains, through intermediates, to a root of the system or of
+// roots (WithCertificates), at time at.
+func verifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, at time.Time) error {
+	opts := x509.VerifyOptions{CurrentTime: at, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	for _, c := range intermediates {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := leaf.Verify(opts) // the system's roots
+	if err != nil && roots != nil {
+		opts.Roots = roots
+		_, err = leaf.Verify(opts)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: the signing certificate does not chain to a trusted root: %v", ErrUnverified, err)
@@ -191,32 +158,32 @@ func (c *certCache) verifyChain(cert *x509.Certificate) error {
 	return nil
 }
 
-// verify checks m's signature with the certificate at its SigningCertURL.
-func (c *certCache) verify(ctx context.Context, m *snsMessage) error {
-	var hash crypto.Hash
+// checkMessage checks what can be checked before anything is fetched for m: its signature
+// version, the certificate's URL, and that its signature and timestamp parse.
+func checkMessage(m *snsMessage) (hash crypto.Hash, sig []byte, at time.Time, err error) {
 	switch m.SignatureVersion {
 	case "1":
 		hash = crypto.SHA1
 	case "2":
 		hash = crypto.SHA256
 	default:
-		return fmt.Errorf("%w: SignatureVersion %q; SNS signs with 1 (SHA1withRSA) or 2 (SHA256withRSA)", ErrUnverified, m.SignatureVersion)
+		return 0, nil, at, fmt.Errorf("%w: SignatureVersion %q; SNS signs with 1 (SHA1withRSA) or 2 (SHA256withRSA)", ErrUnverified, cutText(m.SignatureVersion, 20))
 	}
-	if _, err := checkSNSURL("SigningCertURL", m.SigningCertURL); err != nil {
-		return err
+	if _, err := checkSNSURL("SigningCertURL", m.SigningCertURL, true); err != nil {
+		return 0, nil, at, err
 	}
-	if !strings.HasSuffix(m.SigningCertURL, ".pem") {
-		return fmt.Errorf("%w: SigningCertURL must name a .pem certificate", ErrUnverified)
+	if sig, err = base64.StdEncoding.DecodeString(m.Signature); err != nil || len(sig) == 0 {
+		return 0, nil, at, fmt.Errorf("%w: Signature is not base64", ErrUnverified)
 	}
-	sig, err := base64.StdEncoding.DecodeString(m.Signature)
-	if err != nil || len(sig) == 0 {
-		return fmt.Errorf("%w: Signature is not base64", ErrUnverified)
+	if at, err = time.Parse(time.RFC3339Nano, m.Timestamp); err != nil {
+		return 0, nil, at, fmt.Errorf("%w: Timestamp %q is not an RFC 3339 time", ErrUnverified, cutText(m.Timestamp, 40))
 	}
+	return hash, sig, at, nil
+}
+
+// verifySignature checks m's signature with the certificate's key.
+func verifySignature(cert *x509.Certificate, m *snsMessage, hash crypto.Hash, sig []byte) error {
 	signed, err := m.signedString()
-	if err != nil {
-		return err
-	}
-	cert, err := c.get(ctx, m.SigningCertURL)
 	if err != nil {
 		return err
 	}
@@ -224,17 +191,24 @@ func (c *certCache) verify(ctx context.Context, m *snsMessage) error {
 	if !ok {
 		return fmt.Errorf("%w: the signing certificate's key is not RSA", ErrUnverified)
 	}
-	if err := rsa.VerifyPKCS1v15(pub, hash, digest(hash, signed), sig); err != nil {
+	var sum []byte
+	if hash == crypto.SHA1 {
+		s := sha1.Sum([]byte(signed))
+		sum = s[:]
+	} else {
+		s := sha256.Sum256([]byte(signed))
+		sum = s[:]
+	}
+	if err := rsa.VerifyPKCS1v15(pub, hash, sum, sig); err != nil {
 		return fmt.Errorf("%w: the signature does not match the message", ErrUnverified)
 	}
 	return nil
 }
 
-func digest(hash crypto.Hash, s string) []byte {
-	if hash == crypto.SHA1 {
-		sum := sha1.Sum([]byte(s))
-		return sum[:]
+// cutText shortens s for an error message: an attacker's field is quoted, not echoed whole.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	sum := sha256.Sum256([]byte(s))
-	return sum[:]
+	return s[:n] + "..."
 }

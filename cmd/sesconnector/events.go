@@ -20,7 +20,7 @@ import (
 var eventsCommand = &command{
 	name:    "events",
 	summary: "print SES delivery feedback (bounces, complaints, deliveries, ...) as it comes, from an SQS queue or as an SNS HTTPS endpoint",
-	usage:   "-queue URL [-endpoint URL] [-region R] [-json] | -listen ADDR [-topic ARN] [-json]",
+	usage:   "-queue URL [-endpoint URL] [-region R] [-json] | -listen ADDR -topic ARN [-json]",
 	example: `sesconnector events -queue https://sqs.us-east-1.amazonaws.com/123456789012/ses-events`,
 	run:     runEvents,
 }
@@ -31,7 +31,7 @@ func runEvents(ctx context.Context, e *env, c *command, args []string) int {
 	listen := fs.String("listen", "", "serve an SNS HTTP subscription at this `address`, e.g. 127.0.0.1:8080, verifying every message")
 	endpoint := fs.String("endpoint", "", "with -queue: the SQS endpoint `URL`, e.g. a local emulator")
 	region := fs.String("region", "", "with -queue: the AWS `region` (default: the queue URL's, or the AWS configuration's)")
-	topic := fs.String("topic", "", "with -listen: accept this SNS topic `ARN` only")
+	topic := fs.String("topic", "", "with -listen (required): the `ARN` of the SNS topic SES publishes to; messages of other topics are refused")
 	asJSON := fs.Bool("json", false, "print each event as one line of JSON")
 	if code := c.parseFlags(e, fs, args); code >= 0 {
 		return code
@@ -41,6 +41,8 @@ func runEvents(ctx context.Context, e *env, c *command, args []string) int {
 		return c.usageError(e, fs, "give one of -queue and -listen")
 	case *topic != "" && *listen == "":
 		return c.usageError(e, fs, "-topic goes with -listen")
+	case *listen != "" && *topic == "":
+		return c.usageError(e, fs, "-listen needs -topic ARN, the SNS topic SES publishes to: without it anyone could subscribe this endpoint to a topic of their own")
 	case (*endpoint != "" || *region != "") && *queue == "":
 		return c.usageError(e, fs, "-endpoint and -region go with -queue")
 	}
@@ -87,11 +89,7 @@ func regionOf(queueURL string) string {
 }
 
 func serveSNS(ctx context.Context, e *env, addr, topic string, h feedback.Handler) error {
-	var opts []feedback.SNSOption
-	if topic != "" {
-		opts = append(opts, feedback.WithTopicARNs(topic))
-	}
-	handler, err := feedback.NewSNSHandler(h, opts...)
+	handler, err := feedback.NewSNSHandler(h, feedback.WithTopicARNs(topic))
 	if err != nil {
 		return err
 	}

@@ -225,6 +225,7 @@ func TestEventsFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"events"}, {"events", "-queue", "q", "-listen", "127.0.0.1:0"}, {"events", "-queue", "q", "-topic", "arn"},
 		{"events", "-listen", "127.0.0.1:0", "-endpoint", "http://x"},
+		{"events", "-listen", "127.0.0.1:0"}, // no -topic
 	} {
 		code, _, stderr := sesconnector(args...)
 		assert.Equal(t, 2, code, args)
@@ -243,7 +244,9 @@ func TestEventsListen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var out, errOut childproc.Buffer
-	go func() { done <- run(ctx, []string{"events", "-listen", addr}, &env{stdout: &out, stderr: &errOut}) }()
+	go func() {
+		done <- run(ctx, []string{"events", "-listen", addr, "-topic", "arn:aws:sns:us-east-1:1:t"}, &env{stdout: &out, stderr: &errOut})
+	}()
 	var resp *http.Response
 	require.Eventually(t, func() bool {
 		resp, err = http.Post("http://"+addr+"/", "application/json", strings.NewReader(`{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":"{}","SignatureVersion":"1","Signature":"AAAA","SigningCertURL":"http://evil.example/x.pem"}`))

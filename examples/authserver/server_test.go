@@ -388,7 +388,7 @@ func TestFeedbackMarksUndeliverable(t *testing.T) {
 // /ses-events is wired to the SNS handler, which refuses what it cannot verify.
 func TestSESEventsRoute(t *testing.T) {
 	srv := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler))
-	events, err := feedback.NewSNSHandler(srv.HandleEvent)
+	events, err := feedback.NewSNSHandler(srv.HandleEvent, feedback.WithTopicARNs("arn:aws:sns:us-east-1:1:t"))
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.Handler(events))
 	defer ts.Close()
