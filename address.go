@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 )
 
@@ -48,7 +49,7 @@ func explainAddress(s string, err error) string {
 		case domain == "":
 			return "nothing after the @"
 		case strings.HasSuffix(domain, "."):
-			return fmt.Sprintf("the domain %q ends with a dot; remove it", domain)
+			return fmt.Sprintf("the domain %s ends with a dot; remove it", quote(domain))
 		case strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, ".."):
 			return "the part before the @ starts or ends with a dot, or has two dots in a row"
 		case strings.Count(s, "@") > 1:
@@ -74,7 +75,7 @@ func checkAddrSpec(addr string) error {
 	case len(domain) > maxDomain:
 		return fmt.Errorf("domain longer than %d characters", maxDomain)
 	case !validDomain(domain):
-		return fmt.Errorf("domain %q is not a dotted domain name", domain)
+		return fmt.Errorf("domain %s is not a dotted domain name", quote(domain))
 	}
 	return nil
 }
@@ -211,37 +212,28 @@ func maskAddress(addr string) string {
 	return addr[:1] + "***" + addr[at:]
 }
 
-// maskIn replaces every occurrence of a valid recipient in text, in any letter case, with its
-// masked form: SES quotes recipients in some of its messages.
+// maskIn replaces every occurrence of a valid recipient in text with its masked form, in any
+// letter case and with any of its characters percent-encoded: SES quotes recipients in some of
+// its messages, and an SDK error carries the request's URL, where the address of
+// GetSuppressedDestination stands as jane%40example.com. It runs only when a log record is
+// written for a failure.
 func maskIn(text, to string) string {
 	if to == "" || checkRecipient(to) != nil {
 		return text
 	}
-	lower, lowerTo := asciiLower(text), asciiLower(to) // byte for byte: indexes stay valid
-	if !strings.Contains(lower, lowerTo) {
-		return text
-	}
-	var b strings.Builder
-	masked := maskAddress(to)
-	for {
-		i := strings.Index(lower, lowerTo)
-		if i < 0 {
-			b.WriteString(text)
-			return b.String()
+	var pattern strings.Builder
+	pattern.WriteString("(?i)")
+	for i := 0; i < len(to); i++ {
+		c := to[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			pattern.WriteByte(c)
+			continue
 		}
-		b.WriteString(text[:i])
-		b.WriteString(masked)
-		text, lower = text[i+len(to):], lower[i+len(to):]
+		fmt.Fprintf(&pattern, "(?:%s|%%%02X)", regexp.QuoteMeta(string(c)), c)
 	}
-}
-
-// asciiLower lower-cases the ASCII letters of s and nothing else, so that it keeps its length.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
+	re, err := regexp.Compile(pattern.String())
+	if err != nil { // cannot happen: every character is quoted
+		return maskAddress(to)
 	}
-	return string(b)
+	return re.ReplaceAllLiteralString(text, maskAddress(to))
 }

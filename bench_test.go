@@ -206,7 +206,7 @@ func (d *discardSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*
 
 func newConnectorDiscarding(t *testing.T) (*ses.Connector, *discardSES) {
 	d := &discardSES{}
-	c, err := ses.New(context.Background(), benchConfig(), ses.WithClient(d), ses.WithMaxSendRate(1e9))
+	c, err := ses.New(context.Background(), benchConfig(), ses.WithClient(d), ses.WithMaxSendRate(100_000))
 	require.NoError(t, err)
 	return c, d
 }

@@ -6,7 +6,6 @@ package sesconnector
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -127,15 +126,6 @@ func ParseConfig(data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// LoadConfig reads a JSON config file and parses it with ParseConfig.
-func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return ParseConfig(data)
-}
-
 // Validate reports every problem of c in one error matching ErrInvalidConfig, or returns nil.
 func (c *Config) Validate() error {
 	if c == nil {
@@ -170,7 +160,7 @@ func validateTemplateSet(ts []Template, ps *problems) {
 		}
 		key := templateKey{t.UsageType, normalizeLocale(t.Locale)}
 		if j, ok := seen[key]; ok {
-			ps.add(path, fmt.Sprintf("duplicates templates[%d]: both are usageType %q with locale %q; keep one", j, t.UsageType, t.Locale))
+			ps.add(path, fmt.Sprintf("duplicates templates[%d]: both are usageType %s with locale %s; keep one", j, quote(string(t.UsageType)), quote(t.Locale)))
 		} else {
 			seen[key] = i
 		}
@@ -206,14 +196,14 @@ func validateHeaders(path string, hs map[string]string, ps *problems) {
 	}
 	seen := map[string]string{}
 	for _, name := range sortedKeys(hs) {
-		hpath := fmt.Sprintf("%s[%q]", path, name)
+		hpath := fmt.Sprintf("%s[%s]", path, quote(name))
 		switch {
 		case !validHeaderName(name):
 			ps.add(hpath, "not a header field name: 1 to 126 printable ASCII characters, no spaces or colons")
 		case reservedHeader(name):
 			ps.add(hpath, "set by SES or this library; remove it (From, To, Cc, Bcc, Subject, Reply-To, Return-Path, Date, Message-ID, MIME-Version and Content-* are reserved)")
 		case seen[strings.ToLower(name)] != "":
-			ps.add(hpath, fmt.Sprintf("the same header as %q: header names are compared in any letter case; keep one", seen[strings.ToLower(name)]))
+			ps.add(hpath, fmt.Sprintf("the same header as %s: header names are compared in any letter case; keep one", quote(seen[strings.ToLower(name)])))
 		}
 		seen[strings.ToLower(name)] = name
 		if why := headerLiteralProblem(hs[name]); why != "" {
@@ -326,8 +316,9 @@ func structProblems(v any) problems {
 	return ps
 }
 
-// fieldMessage says what is wrong with one field and how to fix it. Values are quoted with %q
-// so that CR, LF and other control characters show; no tag here applies to the secret.
+// fieldMessage says what is wrong with one field and how to fix it. Values are quoted as %q
+// does, so that CR, LF and other control characters show, and cut to 100 bytes; no tag here
+// applies to the secret.
 func fieldMessage(fe validator.FieldError) string {
 	v := fmt.Sprint(fe.Value())
 	switch fe.Tag() {
@@ -336,22 +327,22 @@ func fieldMessage(fe validator.FieldError) string {
 	case "min":
 		return "at least one template is required, and one of them must be Generic"
 	case "awsregion":
-		return fmt.Sprintf("%q is not an AWS region name such as \"us-east-1\"", v)
+		return fmt.Sprintf("%s is not an AWS region name such as \"us-east-1\"", quote(v))
 	case "mailbox":
 		_, err := parseMailbox(v)
-		return fmt.Sprintf("%q is not one email address (%v); use \"Name <addr>\", \"<addr>\" or \"addr\"", v, err)
+		return fmt.Sprintf("%s is not one email address (%v); use \"Name <addr>\", \"<addr>\" or \"addr\"", quote(v), err)
 	case "sesarn":
-		return fmt.Sprintf("%q is not an SES ARN; use arn:<partition>:ses:<region>:<account-id>:identity/<email or domain>", v)
+		return fmt.Sprintf("%s is not an SES ARN; use arn:<partition>:ses:<region>:<account-id>:identity/<email or domain>", quote(v))
 	case "sesname":
-		return fmt.Sprintf("%q is not a configuration set name: at most 64 letters, digits, \"_\" and \"-\"", v)
+		return fmt.Sprintf("%s is not a configuration set name: at most 64 letters, digits, \"_\" and \"-\"", quote(v))
 	case "nocontrol":
 		return "must not contain CR or LF, nor any other control character or line separator"
 	case "usagetype":
-		return fmt.Sprintf("%q is not a usage type; use one of %s", v, usageList())
+		return fmt.Sprintf("%s is not a usage type; use one of %s", quote(v), usageList())
 	case "contenttype":
-		return fmt.Sprintf("%q is not a content type; use \"text/html\" (the default) or \"text/plain\"", v)
+		return fmt.Sprintf("%s is not a content type; use \"text/html\" (the default) or \"text/plain\"", quote(v))
 	case "bcp47_language_tag":
-		return fmt.Sprintf("%q is not a BCP 47 language tag such as \"en\" or \"pt-BR\"", v)
+		return fmt.Sprintf("%s is not a BCP 47 language tag such as \"en\" or \"pt-BR\"", quote(v))
 	}
 	return fmt.Sprintf("fails the %q rule", fe.Tag())
 }

@@ -106,7 +106,7 @@ func childPath(path, key string) string {
 	case path == "":
 		return key
 	case strings.HasSuffix(path, ".headers"):
-		return fmt.Sprintf("%s[%q]", path, key)
+		return fmt.Sprintf("%s[%s]", path, quote(key))
 	}
 	return path + "." + key
 }
@@ -251,7 +251,7 @@ func (d *jsonDecoder) unknown(prefix string, m map[string]any, known []string) {
 		if s := suggest(name, known); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
-		d.ps.add(prefix+name, msg)
+		d.ps.add(prefix+cut(name, maxQuoted), msg)
 	}
 }
 

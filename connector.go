@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		c.limiter = newSendRate(o.maxSendRate)
 	}
 	if o.recipientLimit != nil {
-		c.recipients = newRecipientGate(o.recipientLimit)
+		c.recipients = newRecipientGate(o.recipientLimit, o.limiterTimeout)
 	}
 	if c.client == nil {
 		client, err := newSESClient(ctx, cfg, &o)
@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		if !ok {
 			return nil, &ConfigError{Problems: []Problem{{Path: "WithSuppressionCheck", Message: "the client given to WithClient has no GetSuppressedDestination (SuppressionAPI)"}}}
 		}
-		c.suppression = newSuppressionCheck(api, o.suppressionTTL)
+		c.suppression = newSuppressionCheck(api, o.suppressionTTL, o.suppressionTimeout)
 	}
 	return c, nil
 }
@@ -156,7 +156,7 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 		return "", err
 	}
 	if c.recipients != nil {
-		if err := c.recipients.allow(ctx, to, usage, c.logger); err != nil {
+		if err := c.recipients.allow(ctx, to, c.logger); err != nil {
 			return "", err
 		}
 	}
@@ -184,7 +184,7 @@ func (c *Connector) Compose(ctx context.Context, to string, usage UsageType, pay
 	if !ok && payload["locale"] != nil {
 		return nil, fmt.Errorf("%w: payload locale must be a string such as \"pt-BR\", not %T", ErrInvalidParameters, payload["locale"])
 	}
-	ct, err := c.template(ctx, usage, normalizeLocale(locale))
+	ct, err := c.template(ctx, usage, payloadLocale(locale))
 	if err != nil {
 		return nil, err
 	}

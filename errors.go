@@ -2,7 +2,10 @@ package sesconnector
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The sentinel errors. Every error this package returns matches one of them with errors.Is
@@ -75,6 +78,22 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 
 // problems collects validation problems in the order they are found.
 type problems []Problem
+
+// maxQuoted is how much of a bad value a problem quotes: enough to recognize it, not a page.
+const maxQuoted = 100
+
+// quote quotes s as %q does, at most maxQuoted bytes of it (on a character boundary), saying
+// how long the rest was.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	end := maxQuoted
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", strconv.Quote(s[:end]), len(s))
+}
 
 func (ps *problems) add(path, msg string) { *ps = append(*ps, Problem{Path: path, Message: msg}) }
 

@@ -33,15 +33,19 @@ func (e *LimitError) Unwrap() error { return ErrRecipientLimited }
 
 // RecipientLimiter says whether one more message may go to key now, and if not, when. It
 // records the message when it says yes. Keys are opaque: the Connector passes a hash of the
-// normalized address and the usage type, never the address.
+// normalized address, never the address. Allow should return when ctx ends: the Connector
+// gives each call a short budget (WithLimiterTimeout) and sends without the answer after it.
 type RecipientLimiter interface {
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
 // WithRecipientLimit checks l before every send: after the message is composed and valid (so a
-// bad request does not count), before the suppression check and SES. A refused send is an
-// ErrRecipientLimited with a *LimitError, and nothing is sent. A limiter error is logged, once
-// for each run of failures, and the send goes ahead: a broken limiter must not stop sign-ins.
+// bad request does not count), before the suppression check and SES. Messages are counted per
+// address, lower-cased, whatever the usage type: a caller that picks the usage type must not
+// multiply the limit by nine. A refused send is an ErrRecipientLimited with a *LimitError, and
+// nothing is sent. A limiter error, or no answer within WithLimiterTimeout (250 ms by default),
+// is logged, once for each run of failures, and the send goes ahead: a slow or broken limiter
+// must not hold or stop sign-ins.
 func WithRecipientLimit(l RecipientLimiter) Option {
 	return func(o *options) {
 		if isNil(l) {
@@ -51,35 +55,83 @@ func WithRecipientLimit(l RecipientLimiter) Option {
 	}
 }
 
-// recipientKey is what the limiter counts: the usage type and a hash of the lower-cased
-// address, so that JANE@example.com and jane@example.com share a count and no address is
-// stored.
-func recipientKey(to string, usage UsageType) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(to)))
-	return string(usage) + ":" + base64.RawURLEncoding.EncodeToString(sum[:18])
+// WithLimiterTimeout is the budget of each limiter call (default 250 ms): a limiter that has
+// not answered by then is taken as failed, and the send goes ahead.
+func WithLimiterTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.problems.add("WithLimiterTimeout", fmt.Sprintf("a timeout of %v; give a positive duration, such as 250*time.Millisecond", d))
+		}
+		o.limiterTimeout = d
+	}
 }
 
-// recipientGate applies the limiter to one send, failing open.
+// defaultLimiterTimeout is the budget of a limiter call when WithLimiterTimeout is not given.
+const defaultLimiterTimeout = 250 * time.Millisecond
+
+// recipientKey is what the limiter counts: a hash of the lower-cased address, so that
+// JANE@example.com and jane@example.com share a count, every usage type counts against the
+// same limit, and no address is stored.
+func recipientKey(to string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(to)))
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// recipientGate applies the limiter to one send, within its budget, failing open.
 type recipientGate struct {
 	limiter  RecipientLimiter
+	timeout  time.Duration
 	failures failureLog
 }
 
-func newRecipientGate(l RecipientLimiter) *recipientGate {
-	return &recipientGate{limiter: l, failures: failureLog{what: "recipient limiter"}}
+func newRecipientGate(l RecipientLimiter, timeout time.Duration) *recipientGate {
+	if timeout <= 0 {
+		timeout = defaultLimiterTimeout
+	}
+	return &recipientGate{limiter: l, timeout: timeout, failures: failureLog{what: "recipient limiter"}}
 }
 
-func (g *recipientGate) allow(ctx context.Context, to string, usage UsageType, logger *slog.Logger) error {
-	ok, retryAfter, err := g.limiter.Allow(ctx, recipientKey(to, usage))
-	if err != nil {
-		g.failures.failed(ctx, logger, err.Error())
+// allowed is a limiter's answer.
+type allowed struct {
+	ok         bool
+	retryAfter time.Duration
+	err        error
+}
+
+func (g *recipientGate) allow(ctx context.Context, to string, logger *slog.Logger) error {
+	a := callWithin(ctx, g.timeout, func(ctx context.Context) allowed {
+		ok, retryAfter, err := g.limiter.Allow(ctx, recipientKey(to))
+		return allowed{ok, retryAfter, err}
+	})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: waiting for the recipient limiter: %w", ErrSendFailed, err)
+	}
+	if a.err != nil {
+		g.failures.failed(ctx, logger, a.err.Error())
 		return nil
 	}
+	ok, retryAfter := a.ok, a.retryAfter
 	g.failures.ok(ctx, logger)
 	if !ok {
 		return &LimitError{RetryAfter: retryAfter}
 	}
 	return nil
+}
+
+// callWithin runs fn with a context that ends after budget (or with ctx), and returns its
+// answer, or an error once that context has ended even if fn has not returned: a limiter that
+// does not honour its context finishes on its own, unwaited for.
+func callWithin(ctx context.Context, budget time.Duration, fn func(context.Context) allowed) allowed {
+	cctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	done := make(chan allowed, 1)
+	go func() { done <- fn(cctx) }()
+	select {
+	case a := <-done:
+		return a
+	case <-cctx.Done():
+		return allowed{err: fmt.Errorf("no answer within %v (WithLimiterTimeout)", budget)}
+	}
 }
 
 // NewMemoryLimiter allows n messages per key in any window of length per, in this process only

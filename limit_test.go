@@ -39,8 +39,10 @@ func TestWithRecipientLimit(t *testing.T) {
 	assert.NotContains(t, err.Error(), "jane")
 
 	require.NoError(t, send("bob@example.com", ses.UsageSignIn, code), "other addresses are not affected")
-	require.NoError(t, send("jane@example.com", ses.UsageForgotPassword, code), "counted per usage type")
-	assert.Len(t, m.Calls(), 4)
+	for _, usage := range []ses.UsageType{ses.UsageForgotPassword, ses.UsageRegister, ses.UsageGeneric, ses.UsageBindMfa} {
+		require.ErrorIs(t, send("jane@example.com", usage, code), ses.ErrRecipientLimited, "one limit per address, whatever the usage type: %s", usage)
+	}
+	assert.Len(t, m.Calls(), 3)
 
 	_, err = c.Compose(ctx, "jane@example.com", ses.UsageSignIn, code)
 	require.NoError(t, err, "Compose sends nothing and is not limited")
@@ -91,6 +93,58 @@ func TestRecipientLimiterFailsOpen(t *testing.T) {
 		assert.NotContains(t, k, "jane")
 	}
 	assert.NotContains(t, logs.String(), "jane@")
+}
+
+// slowLimiter answers after delay, or when its context ends if honour is set.
+type slowLimiter struct {
+	delay  time.Duration
+	honour bool
+}
+
+func (s slowLimiter) Allow(ctx context.Context, _ string) (bool, time.Duration, error) {
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	if s.honour {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false, 0, ctx.Err()
+		}
+	} else {
+		<-t.C
+	}
+	return false, time.Hour, nil // it would refuse, had it answered in time
+}
+
+// A limiter that does not answer within its budget is taken as failed: the send goes ahead,
+// whether the limiter honours its context or not, and the caller's deadline is not spent on it.
+func TestRecipientLimiterBudget(t *testing.T) {
+	t.Parallel()
+	for _, l := range []slowLimiter{{delay: 2 * time.Second, honour: true}, {delay: 2 * time.Second}} {
+		var logs strings.Builder
+		c, m := newConnector(t, testConfig(), ses.WithRecipientLimit(l), ses.WithLimiterTimeout(50*time.Millisecond), ses.WithLogger(jsonLogger(&logs)))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		start := time.Now()
+		_, err := c.SendMessage(ctx, "jane@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+		elapsed := time.Since(start)
+		cancel()
+		require.NoError(t, err, "honours its context: %v", l.honour)
+		assert.Less(t, elapsed, time.Second, "within the caller's deadline, not the limiter's 2 s")
+		assert.Len(t, m.Calls(), 1)
+		assert.Contains(t, logs.String(), "no answer within 50ms (WithLimiterTimeout)")
+	}
+
+	// A caller whose context ends while the limiter is asked gets its own error; nothing is sent.
+	c, m := newConnector(t, testConfig(), ses.WithRecipientLimit(slowLimiter{delay: time.Second, honour: true}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := c.SendMessage(ctx, "jane@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Empty(t, m.Calls())
+
+	_, err = ses.New(context.Background(), testConfig(), ses.WithClient(&mockSES{}), ses.WithLimiterTimeout(0))
+	require.ErrorIs(t, err, ses.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "WithLimiterTimeout: a timeout of 0s")
 }
 
 func TestWithRecipientLimitNil(t *testing.T) {

@@ -16,18 +16,20 @@ import (
 type Option func(*options)
 
 type options struct {
-	client           SESAPI
-	endpoint         string
-	retryMaxAttempts int
-	maxSendRate      float64
-	logger           *slog.Logger
-	lookup           TemplateLookup
-	sesOptions       []func(*sesv2.Options)
-	tags             []tag
-	recipientLimit   RecipientLimiter
-	suppressionTTL   time.Duration
-	keepTracking     bool
-	problems         problems
+	client             SESAPI
+	endpoint           string
+	retryMaxAttempts   int
+	maxSendRate        float64
+	logger             *slog.Logger
+	lookup             TemplateLookup
+	sesOptions         []func(*sesv2.Options)
+	tags               []tag
+	recipientLimit     RecipientLimiter
+	suppressionTTL     time.Duration
+	suppressionTimeout time.Duration
+	limiterTimeout     time.Duration
+	keepTracking       bool
+	problems           problems
 }
 
 // WithClient sends through api instead of an SES client built from the config; no AWS
@@ -83,16 +85,23 @@ func WithRetryMaxAttempts(n int) Option {
 // WithMaxSendRate limits sends to perSecond on this Connector, e.g. the account's SES
 // MaxSendRate, so that bursts wait their turn instead of being throttled: no window of one
 // second carries more than ceil(perSecond) sends, a burst of that many goes at once, and the
-// long-run rate is perSecond. A send waits at most until its context is done, and is refused
+// long-run rate is perSecond. The limit keeps the start times of the last ceil(perSecond)
+// sends, so perSecond is at most 100,000. A send waits at most until its context is done, and is refused
 // at once with ErrThrottled when its context's deadline would come first.
 func WithMaxSendRate(perSecond float64) Option {
 	return func(o *options) {
-		if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		switch {
+		case !(perSecond > 0) || math.IsInf(perSecond, 0):
 			o.problems.add("WithMaxSendRate", fmt.Sprintf("%v messages per second; give a positive number", perSecond))
+		case perSecond > maxSendRateLimit:
+			o.problems.add("WithMaxSendRate", fmt.Sprintf("%v messages per second is over the %d this limit holds exactly; SES quotas are far below it", perSecond, maxSendRateLimit))
 		}
 		o.maxSendRate = perSecond
 	}
 }
+
+// maxSendRateLimit bounds WithMaxSendRate: its memory is 24 bytes a send per second.
+const maxSendRateLimit = 100_000
 
 // WithLogger logs one record per send: usage type, masked recipient (j***@example.com), message
 // ID or error, and duration. No recipient appears in any other form, and nothing secret is

@@ -46,8 +46,12 @@ func (s *Suppression) Unwrap() error { return ErrSuppressed }
 // account-level suppression list (ses:GetSuppressedDestination). A suppressed recipient gets
 // ErrSuppressed with the reason and date, and nothing is sent. Answers are cached per address
 // for ttl, both "suppressed" and "not", and concurrent sends to one address make one look-up.
-// A failed or denied look-up is logged, once for each run of failures, and the send goes
-// ahead. Check reports whether the credentials may make the look-up.
+//
+// The look-up runs on a context of its own, with its own timeout (WithSuppressionTimeout, 2 s
+// by default), so that no caller's cancellation fails it for the others. A caller whose own
+// context ends while it waits gets that context's error, and nothing is sent. A look-up that
+// fails, is denied or times out is logged, once for each run of failures, and the send goes
+// ahead (fail open). Check reports whether the credentials may make the look-up.
 func WithSuppressionCheck(ttl time.Duration) Option {
 	return func(o *options) {
 		if ttl <= 0 {
@@ -57,8 +61,22 @@ func WithSuppressionCheck(ttl time.Duration) Option {
 	}
 }
 
+// WithSuppressionTimeout bounds each suppression list look-up (default 2 s); past it the send
+// goes ahead without the answer.
+func WithSuppressionTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.problems.add("WithSuppressionTimeout", fmt.Sprintf("a timeout of %v; give a positive duration, such as 2*time.Second", d))
+		}
+		o.suppressionTimeout = d
+	}
+}
+
 // maxSuppressionCache bounds the cache: addresses seen in the last ttl, at most this many.
 const maxSuppressionCache = 100_000
+
+// defaultSuppressionTimeout bounds a look-up when WithSuppressionTimeout is not given.
+const defaultSuppressionTimeout = 2 * time.Second
 
 // suppressionCheck looks recipients up on the suppression list, through a cache. The cache is
 // golang-lru's bounded LRU with the expiry kept beside each answer: its expirable variant
@@ -66,6 +84,7 @@ const maxSuppressionCache = 100_000
 type suppressionCheck struct {
 	api      SuppressionAPI
 	ttl      time.Duration
+	timeout  time.Duration
 	cache    *lru.Cache[string, cachedAnswer]
 	inFlight singleflight.Group
 	failures failureLog
@@ -77,31 +96,42 @@ type cachedAnswer struct {
 	expires     time.Time
 }
 
-func newSuppressionCheck(api SuppressionAPI, ttl time.Duration) *suppressionCheck {
+func newSuppressionCheck(api SuppressionAPI, ttl, timeout time.Duration) *suppressionCheck {
 	cache, _ := lru.New[string, cachedAnswer](maxSuppressionCache) // errs only for a size <= 0
-	return &suppressionCheck{api: api, ttl: ttl, cache: cache, failures: failureLog{what: "suppression list look-up"}}
+	if timeout <= 0 {
+		timeout = defaultSuppressionTimeout
+	}
+	return &suppressionCheck{api: api, ttl: ttl, timeout: timeout, cache: cache, failures: failureLog{what: "suppression list look-up"}}
 }
 
-// check returns a *Suppression error for a suppressed recipient, and nil otherwise (a failed
-// look-up included).
+// check returns a *Suppression error for a suppressed recipient, the caller's context error
+// when it ends first, and nil otherwise (a failed or slow look-up included).
 func (s *suppressionCheck) check(ctx context.Context, to string, logger *slog.Logger) error {
 	key := strings.ToLower(to)
 	if a, ok := s.cache.Get(key); ok && time.Now().Before(a.expires) {
 		return asError(a.suppression)
 	}
-	v, err, _ := s.inFlight.Do(key, func() (any, error) {
-		sup, err := s.lookup(ctx, to)
+	ch := s.inFlight.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
+		sup, err := s.lookup(lctx, to)
 		if err == nil {
 			s.cache.Add(key, cachedAnswer{suppression: sup, expires: time.Now().Add(s.ttl)})
 		}
 		return sup, err
 	})
-	if err != nil {
-		s.failures.failed(ctx, logger, maskIn(err.Error(), to)) // SES's message may name the address
+	var r singleflight.Result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for the suppression list look-up: %w", ErrSendFailed, ctx.Err())
+	}
+	if r.Err != nil {
+		s.failures.failed(ctx, logger, maskIn(r.Err.Error(), to)) // SES's message, and the SDK's URL, may name the address
 		return nil
 	}
 	s.failures.ok(ctx, logger)
-	return asError(v.(*Suppression))
+	return asError(r.Val.(*Suppression))
 }
 
 func asError(s *Suppression) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,13 +30,21 @@ type suppressionSES struct {
 	err        error
 	lookups    atomic.Int64
 	slow       time.Duration
+	gate       chan struct{} // when set, a look-up waits for it to close, or for its context
 }
 
 var since = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func (s *suppressionSES) GetSuppressedDestination(_ context.Context, in *sesv2.GetSuppressedDestinationInput, _ ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error) {
+func (s *suppressionSES) GetSuppressedDestination(ctx context.Context, in *sesv2.GetSuppressedDestinationInput, _ ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error) {
 	s.lookups.Add(1)
 	time.Sleep(s.slow)
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -112,6 +121,99 @@ func TestSuppressionCheckFailsOpen(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), "suppression list look-up failed"), "logged once per run of failures")
 	assert.NotContains(t, logs.String(), "u0@example.com", "the address SES names in its error is masked")
 	assert.Contains(t, logs.String(), "***@example.com")
+}
+
+// One caller giving up never lets mail go to a suppressed address for another: the shared
+// look-up runs on its own context, and each waiter returns on its own.
+func TestSuppressionCheckCallersGiveUpAlone(t *testing.T) {
+	t.Parallel()
+	api := &suppressionSES{gate: make(chan struct{}), suppressed: map[string]types.SuppressionListReason{"gone@example.com": types.SuppressionListReasonBounce}}
+	c, err := ses.New(context.Background(), testConfig(), ses.WithClient(api), ses.WithSuppressionCheck(time.Hour))
+	require.NoError(t, err)
+	impatient, cancel := context.WithCancel(context.Background())
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, err := c.SendMessage(impatient, "gone@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+		first <- err
+	}()
+	require.Eventually(t, func() bool { return api.lookups.Load() == 1 }, 5*time.Second, time.Millisecond)
+	go func() {
+		_, err := c.SendMessage(context.Background(), "gone@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+		second <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the second caller waits for the same look-up
+	cancel()
+	require.ErrorIs(t, <-first, context.Canceled, "the caller that gave up gets its own context's error")
+	close(api.gate)
+	require.ErrorIs(t, <-second, ses.ErrSuppressed, "the other caller still gets the answer")
+	assert.Equal(t, int64(1), api.lookups.Load())
+	assert.Empty(t, api.Calls(), "nothing was sent to the suppressed address")
+}
+
+// A look-up that does not answer within WithSuppressionTimeout fails open, logged once.
+func TestSuppressionCheckTimeout(t *testing.T) {
+	t.Parallel()
+	api := &suppressionSES{gate: make(chan struct{})} // never answers
+	var logs strings.Builder
+	c, err := ses.New(context.Background(), testConfig(), ses.WithClient(api), ses.WithSuppressionCheck(time.Hour),
+		ses.WithSuppressionTimeout(50*time.Millisecond), ses.WithLogger(jsonLogger(&logs)))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 3 {
+		start := time.Now()
+		_, err := c.SendMessage(ctx, "jane@example.com", ses.UsageSignIn, ses.Payload{"code": "1"})
+		require.NoError(t, err)
+		assert.Less(t, time.Since(start), 2*time.Second, "bounded by the look-up's timeout, not the caller's deadline")
+	}
+	assert.Len(t, api.Calls(), 3)
+	assert.Equal(t, 1, strings.Count(logs.String(), "suppression list look-up failed"))
+	assert.Contains(t, logs.String(), "context deadline exceeded")
+
+	_, err = ses.New(context.Background(), testConfig(), ses.WithClient(api), ses.WithSuppressionCheck(time.Hour), ses.WithSuppressionTimeout(-time.Second))
+	require.ErrorIs(t, err, ses.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "WithSuppressionTimeout: a timeout of -1s")
+}
+
+// The SDK's error for a look-up whose connection failed carries the request's URL, with the
+// address percent-encoded in its path: the log masks that form too.
+func TestWireSuppressionLogMasksEncodedAddress(t *testing.T) {
+	var paths []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v2/email/suppression/addresses/") {
+			mu.Lock()
+			paths = append(paths, r.URL.EscapedPath())
+			mu.Unlock()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close() // the connection drops: the SDK's error names the URL
+			}
+			return
+		}
+		w.Write([]byte(`{"MessageId":"m-1"}`))
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	c, err := ses.New(context.Background(), testConfig(), ses.WithEndpoint(srv.URL), noBackoff(), ses.WithRetryMaxAttempts(1),
+		ses.WithSuppressionCheck(time.Hour), ses.WithLogger(jsonLogger(&logs)))
+	require.NoError(t, err)
+	for _, to := range []string{"jane.doe+auth@example.com", "Jane.Doe+Auth@Example.com"} {
+		_, err := c.SendMessage(context.Background(), to, ses.UsageSignIn, ses.Payload{"code": "1"})
+		require.NoError(t, err)
+	}
+	out := logs.String()
+	require.Contains(t, out, "suppression list look-up failed")
+	require.Contains(t, out, "/v2/email/suppression/addresses/", "the SDK's URL is in the error")
+	mu.Lock()
+	require.NotEmpty(t, paths)
+	encoded := strings.TrimPrefix(paths[0], "/v2/email/suppression/addresses/")
+	mu.Unlock()
+	assert.NotEqual(t, "jane.doe+auth@example.com", encoded, "the SDK encodes the address in the path")
+	for _, form := range []string{encoded, "jane.doe", "Jane.Doe", "%40example.com", "Auth@"} {
+		assert.NotContains(t, out, form)
+	}
+	assert.Contains(t, out, "j***@example.com")
 }
 
 func TestWithSuppressionCheckConfig(t *testing.T) {

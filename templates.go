@@ -172,3 +172,31 @@ func lookupTemplate(t *Template, usage UsageType, locale string) (*compiledTempl
 	ct, _ := compileTemplate(t)
 	return ct, nil
 }
+
+// maxLocale is the longest language tag a payload may ask for; RFC 5646 advises 35.
+const maxLocale = 35
+
+// payloadLocale is the normalized form of a payload's locale when it is a well-formed language
+// tag (BCP 47 syntax: subtags of 1 to 8 ASCII letters and digits, the first 2 to 8 letters, at
+// most 35 characters), and "" otherwise: "../../etc/passwd", CR/LF or a page of text reaches
+// neither a TemplateLookup nor a log as a locale.
+func payloadLocale(s string) string {
+	if s == "" || len(s) > maxLocale {
+		return ""
+	}
+	for i, sub := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' }) {
+		if len(sub) > 8 || i == 0 && len(sub) < 2 {
+			return ""
+		}
+		for j := 0; j < len(sub); j++ {
+			c := sub[j] | 0x20 // ASCII lower case
+			if !('a' <= c && c <= 'z' || i > 0 && '0' <= sub[j] && sub[j] <= '9') {
+				return ""
+			}
+		}
+	}
+	if strings.Contains(s, "--") || strings.Contains(s, "__") || strings.ContainsAny(s[:1]+s[len(s)-1:], "-_") {
+		return ""
+	}
+	return normalizeLocale(s)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -281,4 +282,48 @@ func TestConfigTemplateFor(t *testing.T) {
 		assert.Equal(t, want, subjectOf(t, in), "TemplateFor picks what Compose sends: %v", tc)
 	}
 	assert.Equal(t, -1, (&ses.Config{}).TemplateFor(ses.UsageSignIn, ""))
+}
+
+// Only a well-formed language tag reaches WithTemplateLookup, normalized; anything else is no
+// locale, for the lookup and for the config's chain alike.
+func TestPayloadLocaleMustBeALanguageTag(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var asked []string
+	lookup := func(_ context.Context, _ ses.UsageType, locale string) (*ses.Template, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, locale)
+		return nil, nil
+	}
+	c, m := newConnector(t, testConfig(), ses.WithTemplateLookup(lookup))
+	cases := []struct{ locale, asked, subject string }{
+		{"pt", "pt", "Código 1"},
+		{"PT-br", "pt-br", "Código 1"},
+		{"pt_BR", "pt-br", "Código 1"},
+		{"zh-Hant-TW", "zh-hant-tw", "Sign-in code 1"},
+		{"en-US-x-private", "en-us-x-private", "Sign-in code 1"},
+		{"../../etc/passwd", "", "Sign-in code 1"},
+		{"pt\r\nX-Injected: 1", "", "Sign-in code 1"},
+		{"pt-BR\n", "", "Sign-in code 1"},
+		{strings.Repeat("pt-", 3400), "", "Sign-in code 1"},
+		{"pt--BR", "", "Sign-in code 1"},
+		{"-pt", "", "Sign-in code 1"},
+		{"pt-", "", "Sign-in code 1"},
+		{"p", "", "Sign-in code 1"},
+		{"pt-BRAZILIAN", "", "Sign-in code 1"},
+		{"1pt", "", "Sign-in code 1"},
+		{"pt BR", "", "Sign-in code 1"},
+		{"português", "", "Sign-in code 1"},
+		{"en-aaaaaaaa-bbbbbbbb-cccccccc-ddddd", "en-aaaaaaaa-bbbbbbbb-cccccccc-ddddd", "Sign-in code 1"}, // 35 characters
+		{"en-aaaaaaaa-bbbbbbbb-cccccccc-dddddd", "", "Sign-in code 1"},                                   // 36
+	}
+	for i, tc := range cases {
+		_, err := c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": "1", "locale": tc.locale})
+		require.NoError(t, err, "%q", tc.locale)
+		mu.Lock()
+		assert.Equal(t, tc.asked, asked[len(asked)-1], "%q", tc.locale)
+		mu.Unlock()
+		assert.Equal(t, tc.subject, *m.Calls()[i].Content.Simple.Subject.Data, "%q", tc.locale)
+	}
 }
