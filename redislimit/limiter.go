@@ -1,14 +1,20 @@
 // Package redislimit is a sesconnector.RecipientLimiter kept in Redis, so that every replica
 // of a service shares one count per recipient:
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
-//	limiter, err := redislimit.New(rdb, 10, 10*time.Minute) // Logto's default
+//	opts, err := redislimit.Options("redis://localhost:6379/0") // short timeouts that honour the context
+//	limiter, err := redislimit.New(redis.NewClient(opts), 10, 10*time.Minute) // Logto's default
 //	conn, err := sesconnector.New(ctx, cfg, sesconnector.WithRecipientLimit(limiter))
 //
 // It counts with GCRA (github.com/go-redis/redis_rate): a burst of n messages to a recipient
-// at once, then one more every per/n. Redis stores one key per recipient and usage type,
-// "rate:sesconnector:<usage>:<hash>", holding a timestamp and expiring by itself; the hash is
-// of the lower-cased address, which is never stored.
+// at once, then one more every per/n. Redis stores one key per recipient,
+// "rate:sesconnector:<hash>", holding a timestamp and expiring by itself; the hash is of the
+// lower-cased address, which is never stored.
+//
+// The Connector gives each limiter call a budget (sesconnector.WithLimiterTimeout, 250 ms) and
+// sends without the answer when it runs out. go-redis's own defaults (5 s to dial, 3 s to
+// read, retries, and contexts honoured only between commands) are far longer: build the
+// client with Options, or set ContextTimeoutEnabled and short timeouts yourself, so that a
+// slow Redis gives up when the budget does instead of holding a connection per waiting send.
 //
 // It is its own Go module, so that the sesconnector module does not require a Redis client of
 // the services that do not use one.
@@ -25,6 +31,21 @@ import (
 
 	"github.com/sesconnector/sesconnector"
 )
+
+// Options parses a redis:// or rediss:// URL (redis.ParseURL) into client options suited to a
+// limiter on the sign-in path: the context's deadline honoured inside every command
+// (ContextTimeoutEnabled), 250 ms to dial, read and write, and no retries: a Redis that does
+// not answer within the Connector's budget is skipped, not waited for.
+func Options(redisURL string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redislimit: %w", err)
+	}
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
+	opts.MaxRetries = -1 // none
+	return opts, nil
+}
 
 // KeyPrefix starts every key this package hands to redis_rate (which adds its own "rate:").
 const KeyPrefix = "sesconnector:"
