@@ -149,6 +149,13 @@ func required(fs *flag.FlagSet, names ...string) string {
 	return strings.Join(missing, " and ") + " are required"
 }
 
+// newHTTPServer bounds every phase of a connection: a client that trickles its headers or
+// body, or keeps an idle connection open, is cut off instead of holding a goroutine forever.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
 // timeoutFlag is the -timeout every command that calls SES has.
 func timeoutFlag(fs *flag.FlagSet) *time.Duration {
 	return fs.Duration("timeout", 30*time.Second, "give up on SES after this `duration`")
@@ -162,7 +169,7 @@ func fail(e *env, c *command, err error) int {
 
 // serve serves h on l until ctx ends, then shuts down, giving requests in flight 5 s.
 func serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(h)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

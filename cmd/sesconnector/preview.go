@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +51,7 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 		return fail(e, c, err)
 	}
 	fmt.Fprintf(e.stderr, "sesconnector preview: http://%s/ (Ctrl-C to stop)\n", l.Addr())
-	if err := serve(ctx, l, p); err != nil {
+	if err := serve(ctx, l, hostGuard(l.Addr().String(), p)); err != nil {
 		return fail(e, c, err)
 	}
 	return exitOK
@@ -130,6 +131,28 @@ func (p *preview) watch(ctx context.Context) error {
 	return nil
 }
 
+// hostGuard answers only requests whose Host is the address the preview listens on, localhost
+// or an IP address: a page on another site that points its own domain name at 127.0.0.1 (DNS
+// rebinding) gets 421 and reads nothing. It also keeps every answer from being sniffed as
+// another type or framed by another origin.
+func hostGuard(listenAddr string, h http.Handler) http.Handler {
+	listenHost, _, _ := net.SplitHostPort(listenAddr)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Frame-Options", "DENY")
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		if !strings.EqualFold(host, "localhost") && net.ParseIP(host) == nil && !strings.EqualFold(host, listenHost) {
+			http.Error(w, "sesconnector preview answers requests for localhost or "+listenAddr+" only", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 func (p *preview) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/style.css":
@@ -160,7 +183,9 @@ func (p *preview) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src https: data:; frame-src 'self'; form-action 'self'")
+	// The frames (srcdoc, sandboxed without scripts) inherit this policy: their templates' own
+	// <style> and style= must apply, as in a mail client; scripts run nowhere.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'")
 	if err := pageTemplate.Execute(w, pg); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}

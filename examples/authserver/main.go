@@ -6,9 +6,11 @@
 //	curl -X POST localhost:8080/codes  -d '{"email":"jane@example.com","usageType":"SignIn","locale":"pt-BR"}'
 //	curl -X POST localhost:8080/verify -d '{"email":"jane@example.com","usageType":"SignIn","code":"123456"}'
 //
-// Codes live 10 minutes; an address gets at most 3 codes per 10 minutes (counted by the
-// Connector's per-recipient limit: in this process, or shared by every replica in Redis when
-// REDIS_URL is set, e.g. redis://localhost:6379/0) and 5 tries per code. Too many codes for an
+// Codes live 10 minutes; an address gets at most 3 codes per 10 minutes, whatever the usage
+// type (counted by the Connector's per-recipient limit: in this process, or shared by every
+// replica in Redis when REDIS_URL is set, e.g. redis://localhost:6379/0), and 5 tries per
+// code. One client (IP address) may ask for 10 codes per 10 minutes, and the server sends at
+// most 100 codes a minute in all, so that one client cannot spray codes at many inboxes. Too many codes for an
 // address and SES throttling answer 429 with Retry-After, a bad address or usage type 400,
 // other send failures 502. An address on the SES suppression list (WithSuppressionCheck), or one
 // that SES reported at /ses-events as bounced for good or complaining, gets 422: "this address
@@ -16,8 +18,9 @@
 // server does not tell whether an account exists.
 //
 // /ses-events is the SNS endpoint of the topic the SES identity (or configuration set)
-// publishes bounces and complaints to: subscribe it over HTTPS; -topic restricts it to one
-// topic.
+// publishes bounces and complaints to: subscribe it over HTTPS. The topic's ARN is required
+// (-topic, or SES_TOPIC_ARN): messages of any other topic are refused, since anyone can
+// subscribe an endpoint to a topic of their own and have SNS sign what they publish.
 package main
 
 import (
@@ -42,7 +45,7 @@ func main() {
 	configPath := flag.String("config", "", "the connector's JSON config `file` (required)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen `address`")
 	endpoint := flag.String("endpoint", "", "send to this SES endpoint `URL`, e.g. the local emulator")
-	topic := flag.String("topic", "", "accept SES feedback at /ses-events from this SNS topic `ARN` only")
+	topic := flag.String("topic", os.Getenv("SES_TOPIC_ARN"), "the `ARN` of the SNS topic SES publishes feedback to, served at /ses-events (required; default $SES_TOPIC_ARN)")
 	flag.Parse()
 	if *configPath == "" {
 		flag.Usage()
@@ -55,6 +58,9 @@ func main() {
 }
 
 func run(configPath, addr, endpoint, topic string) error {
+	if topic == "" {
+		return errors.New("give -topic ARN (or SES_TOPIC_ARN), the SNS topic SES publishes feedback to, e.g. arn:aws:sns:us-east-1:123456789012:ses-events: /ses-events accepts that topic only")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -75,15 +81,11 @@ func run(configPath, addr, endpoint, topic string) error {
 		return err
 	}
 	server := NewServer(conn, DefaultPolicy, log)
-	var snsOpts []feedback.SNSOption
-	if topic != "" {
-		snsOpts = append(snsOpts, feedback.WithTopicARNs(topic))
-	}
-	events, err := feedback.NewSNSHandler(server.HandleEvent, append(snsOpts, feedback.WithSNSLogger(log))...)
+	events, err := feedback.NewSNSHandler(server.HandleEvent, feedback.WithTopicARNs(topic), feedback.WithSNSLogger(log))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: addr, Handler: server.Handler(events), ReadHeaderTimeout: 5 * time.Second}
+	srv := newHTTPServer(addr, server.Handler(events))
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -97,13 +99,21 @@ func run(configPath, addr, endpoint, topic string) error {
 	return nil
 }
 
+// newHTTPServer bounds every phase of a connection: a client that trickles its headers or
+// body, or keeps an idle connection open, is cut off instead of holding a goroutine forever.
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
 // recipientLimiter is Redis when redisURL is set, so that replicas share the count, and this
-// process's memory otherwise.
+// process's memory otherwise. The Redis client honours the context with short timeouts
+// (redislimit.Options): a slow Redis is skipped within the Connector's budget.
 func recipientLimiter(redisURL string, p Policy) (ses.RecipientLimiter, error) {
 	if redisURL == "" {
 		return ses.NewMemoryLimiter(p.SendsPerWindow, p.SendWindow), nil
 	}
-	opts, err := redis.ParseURL(redisURL)
+	opts, err := redislimit.Options(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -12,7 +13,9 @@ import (
 	"log/slog"
 	"math"
 	"math/big"
+	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,10 +38,17 @@ type Policy struct {
 	SendsPerWindow int           // codes one address may be sent per SendWindow
 	SendWindow     time.Duration
 	MaxAttempts    int // wrong codes tried before the code is void
+
+	ClientCodes  int           // codes one client (IP address) may ask for per ClientWindow
+	ClientWindow time.Duration // whatever the addresses: one client must not spray many inboxes
+	TotalCodes   int           // codes the whole server sends per TotalWindow
+	TotalWindow  time.Duration
 }
 
-// DefaultPolicy: 10-minute codes, 3 sends per address per 10 minutes, 5 attempts.
-var DefaultPolicy = Policy{CodeTTL: 10 * time.Minute, SendsPerWindow: 3, SendWindow: 10 * time.Minute, MaxAttempts: 5}
+// DefaultPolicy: 10-minute codes, 3 sends per address per 10 minutes, 5 attempts; 10 codes per
+// client per 10 minutes, 100 codes a minute in all.
+var DefaultPolicy = Policy{CodeTTL: 10 * time.Minute, SendsPerWindow: 3, SendWindow: 10 * time.Minute, MaxAttempts: 5,
+	ClientCodes: 10, ClientWindow: 10 * time.Minute, TotalCodes: 100, TotalWindow: time.Minute}
 
 // Server issues and verifies one-time email codes. It keeps only an HMAC of each code, under a
 // key made at start, so a memory dump does not give the codes away; a real deployment keeps
@@ -49,6 +59,9 @@ type Server struct {
 	now    func() time.Time
 	log    *slog.Logger
 	key    [32]byte
+
+	clients ses.RecipientLimiter // per client IP
+	total   ses.RecipientLimiter // one key for all
 
 	mu            sync.Mutex
 	pending       map[codeKey]*pendingCode
@@ -69,6 +82,8 @@ type pendingCode struct {
 // NewServer returns a server that sends codes through sender.
 func NewServer(sender Sender, policy Policy, log *slog.Logger) *Server {
 	s := &Server{sender: sender, policy: policy, now: time.Now, log: log,
+		clients: ses.NewMemoryLimiter(policy.ClientCodes, policy.ClientWindow),
+		total:   ses.NewMemoryLimiter(policy.TotalCodes, policy.TotalWindow),
 		pending: map[codeKey]*pendingCode{}, undeliverable: map[string]bool{}}
 	if _, err := rand.Read(s.key[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
@@ -128,6 +143,9 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, cannotReceive)
 		return
 	}
+	if !s.admit(w, r) {
+		return
+	}
 	code, err := newCode()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "could not make a code")
@@ -151,6 +169,32 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 	s.pending[codeKey{email, req.UsageType}] = &pendingCode{mac: s.mac(email, req.UsageType, code), expires: s.now().Add(s.policy.CodeTTL)}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusAccepted, map[string]any{"sent": true, "expiresInSeconds": int(s.policy.CodeTTL.Seconds())})
+}
+
+// admit counts the request against its client's limit and the server's, and answers 429 with
+// Retry-After when either is spent.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
+	client, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		client = r.RemoteAddr
+	}
+	for _, l := range []struct {
+		limiter ses.RecipientLimiter
+		key     string
+		msg     string
+	}{
+		{s.clients, client, "too many codes requested from this client; try again later"},
+		{s.total, "all", "the server is sending too many codes; try again shortly"},
+	} {
+		ok, retryAfter, err := l.limiter.Allow(r.Context(), l.key)
+		if err == nil && !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+			s.log.WarnContext(r.Context(), "code request refused", "reason", l.msg)
+			writeError(w, http.StatusTooManyRequests, l.msg)
+			return false
+		}
+	}
+	return true
 }
 
 // sendStatus maps a send error to an HTTP status and a message safe to show the caller.
@@ -222,31 +266,76 @@ func newCode() (string, error) {
 
 const bodyShape = `{"email", "usageType", "locale"} to /codes, {"email", "usageType", "code"} to /verify`
 
-// decode reads the request body, and answers 400 with what is wrong with it.
+// maxBody bounds a request body; a code request is a few dozen bytes.
+const maxBody = 4096
+
+// decode reads the request body as one JSON object, and answers 400 with what is wrong with
+// it, naming the field at fault, or 413 for a body over 4 KiB.
 func decode(w http.ResponseWriter, r *http.Request, v *codeRequest) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, "the body is over 4 KiB")
+		return false
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the body could not be read")
+		return false
+	}
+	if msg := decodeProblem(body, v); msg != "" {
+		writeError(w, http.StatusBadRequest, msg+": send "+bodyShape)
+		return false
+	}
+	return true
+}
+
+// decodeProblem decodes body into v and says what is wrong, or "".
+func decodeProblem(body []byte, v *codeRequest) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	var tooLarge *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
-	case err == nil && v.Email == "" || err == nil && v.UsageType == "":
-		writeError(w, http.StatusBadRequest, "email and usageType are required: send "+bodyShape)
 	case err == nil:
-		return true
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is over 4 KiB")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: ")+": send "+bodyShape)
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return "the body must be a JSON object, not " + typeErr.Value
 	case errors.As(err, &typeErr):
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%s must be a string: send %s", typeErr.Field, bodyShape))
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "the body is not JSON: send "+bodyShape)
+		return fmt.Sprintf("%s must be a string, not %s", typeErr.Field, typeErr.Value)
+	case errors.As(err, &syntax):
+		return "the body is not JSON" + near(body, syntax.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is not JSON: it ends too soon" + near(body, int64(len(body)))
 	default:
-		writeError(w, http.StatusBadRequest, err.Error())
+		return "the body is not JSON"
 	}
-	return false
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "the body holds more after its JSON object"
+	}
+	var missing []string
+	if v.Email == "" {
+		missing = append(missing, "email")
+	}
+	if v.UsageType == "" {
+		missing = append(missing, "usageType")
+	}
+	if len(missing) > 0 {
+		return strings.Join(missing, " and ") + map[bool]string{true: " is", false: " are"}[len(missing) == 1] + " required"
+	}
+	return ""
+}
+
+// lastKey finds the field whose value a syntax error at offset is in.
+var lastKey = regexp.MustCompile(`"(\w+)"\s*:[^:]*$`)
+
+// near names the field before offset, if any: `(in "email")`.
+func near(body []byte, offset int64) string {
+	if m := lastKey.FindSubmatch(body[:min(max(offset, 0), int64(len(body)))]); m != nil {
+		return fmt.Sprintf(" (in %q)", m[1])
+	}
+	return ""
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/sesconnector/sesconnector/feedback"
 	"github.com/sesconnector/sesconnector/internal/emulator"
 	"github.com/sesconnector/sesconnector/internal/redistest"
+	"github.com/sesconnector/sesconnector/internal/trickle"
 )
 
 // fakeSender remembers the last code sent to each address, or fails with err.
@@ -299,8 +301,15 @@ func TestBadRequestMessages(t *testing.T) {
 		`{"email":"a@example.com","usageType":"SignIn","extra":1}`: `unknown field "extra": send {"email", "usageType", "locale"}`,
 		`not json`:                         "the body is not JSON",
 		`{"email":"a@example.com"`:         "the body is not JSON",
-		`{"email":7,"usageType":"SignIn"}`: "email must be a string",
-		`{"email":"a@example.com"}`:        "email and usageType are required",
+		`{"email":7,"usageType":"SignIn"}`: "email must be a string, not number",
+		`{"email":"a@example.com"}`:        "usageType is required",
+		`{}`:                               "email and usageType are required",
+		`{"email":"a@example.com","usageType":"SignIn"} {"email":"b@example.com","usageType":"SignIn"}`: "the body holds more after its JSON object",
+		`{"email":"a@example.com","usageType":"SignIn"}}`:                                               "the body holds more after its JSON object",
+		`[1]`:             "the body must be a JSON object, not array",
+		`"a@example.com"`: "the body must be a JSON object, not string",
+		`{"email":"a@example.com","usageType":SignIn}`: `the body is not JSON (in "usageType")`,
+		`{"email":"a@example.com","locale":["pt"]}`:    "locale must be a string, not array",
 	} {
 		status, out := ts.post(t, "/codes", body)
 		assert.Equal(t, http.StatusBadRequest, status, body)
@@ -309,6 +318,41 @@ func TestBadRequestMessages(t *testing.T) {
 	status, out := ts.post(t, "/codes", `{"email":"`+strings.Repeat("a", 5000)+`"}`)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Equal(t, "the body is over 4 KiB", out["error"])
+}
+
+// One client cannot spray codes at many inboxes: 60 addresses from one client, and only the
+// policy's ClientCodes go out; another client is not affected. The whole server stops at
+// TotalCodes.
+func TestClientAndTotalLimits(t *testing.T) {
+	sender := &fakeSender{}
+	ts := newTestServer(t, sender)
+	var accepted, limited int
+	for i := range 60 {
+		resp, err := http.Post(ts.URL+"/codes", "application/json", strings.NewReader(codeBody(fmt.Sprintf("user%d@example.com", i))))
+		require.NoError(t, err)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusTooManyRequests:
+			limited++
+			assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, DefaultPolicy.ClientCodes, accepted)
+	assert.Equal(t, 60-DefaultPolicy.ClientCodes, limited)
+
+	srv := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler))
+	h := srv.Handler(nil)
+	codes := map[int]int{}
+	for i := range DefaultPolicy.TotalCodes + 5 {
+		req := httptest.NewRequest(http.MethodPost, "/codes", strings.NewReader(codeBody(fmt.Sprintf("u%d@example.com", i))))
+		req.RemoteAddr = fmt.Sprintf("10.0.%d.%d:5000", i/200, i%200) // a client each: only the total limits
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		codes[w.Code]++
+	}
+	assert.Equal(t, map[int]int{http.StatusAccepted: DefaultPolicy.TotalCodes, http.StatusTooManyRequests: 5}, codes)
 }
 
 // Two replicas of the server, each with its own Connector, share the per-address limit
@@ -396,4 +440,28 @@ func TestSESEventsRoute(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+// The server does not start without the feedback topic: /ses-events would take any topic's.
+func TestRunNeedsTheTopic(t *testing.T) {
+	err := run(filepath.Join("..", "config.example.json"), "127.0.0.1:0", "", "")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "give -topic ARN (or SES_TOPIC_ARN)")
+}
+
+// A client that trickles its body one byte every 2 s is cut off by ReadTimeout, not kept.
+func TestSlowClientIsCut(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := newHTTPServer("", NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler)).Handler(nil))
+	go srv.Serve(l)
+	defer srv.Close()
+	held, err := trickle.HeldFor(l.Addr().String(), "/codes", 30*time.Second)
+	require.NoError(t, err)
+	assert.Less(t, held, 13*time.Second, "cut within ReadTimeout (10 s)")
+	assert.Greater(t, held, 5*time.Second)
+	assert.Positive(t, srv.IdleTimeout, "idle keep-alive connections close")
+	assert.Positive(t, srv.WriteTimeout)
+	t.Logf("a body trickled at 1 byte per 2 s was cut after %v", held.Round(time.Millisecond))
 }
