@@ -191,7 +191,7 @@ func TestValidate(t *testing.T) {
 	assert.Contains(t, stdout, exampleConfig+": valid\n")
 	assert.Contains(t, stdout, bad+": ")
 	assert.Contains(t, stdout, "  region: appears more than once")
-	assert.True(t, strings.Contains(stdout, "missing.json: sesconnector: invalid config: open"))
+	assert.Contains(t, stdout, "missing.json: sesconnector: invalid config: cannot read "+filepath.Join(dir, "missing.json")+": open")
 
 	code, stdout, _ = sesconnector("validate", exampleConfig)
 	assert.Equal(t, 0, code)
