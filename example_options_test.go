@@ -112,3 +112,48 @@ type quietSES struct{}
 func (quietSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
 	return &sesv2.SendEmailOutput{MessageId: aws.String("0100018c-example")}, nil
 }
+
+// slowLimiterExample is a shared limiter whose store has stopped answering.
+type slowLimiterExample struct{}
+
+func (slowLimiterExample) Allow(ctx context.Context, _ string) (bool, time.Duration, error) {
+	<-ctx.Done()
+	return false, 0, ctx.Err()
+}
+
+// WithLimiterTimeout bounds each call to the recipient limiter: a store that does not answer
+// within the budget is skipped, and the code goes out.
+func ExampleWithLimiterTimeout() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(quietSES{}),
+		ses.WithRecipientLimit(slowLimiterExample{}), ses.WithLimiterTimeout(100*time.Millisecond))
+	if err != nil {
+		panic(err)
+	}
+	start := time.Now()
+	id, err := c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(id, err, time.Since(start) < time.Second)
+	// Output: 0100018c-example <nil> true
+}
+
+// slowSuppressionSES is an SES client whose suppression look-up hangs.
+type slowSuppressionSES struct{ quietSES }
+
+func (slowSuppressionSES) GetSuppressedDestination(ctx context.Context, _ *sesv2.GetSuppressedDestinationInput, _ ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// WithSuppressionTimeout bounds the suppression list look-up: past it the send goes ahead
+// without the answer (and the failure is logged, once per run of failures).
+func ExampleWithSuppressionTimeout() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(slowSuppressionSES{}),
+		ses.WithSuppressionCheck(10*time.Minute), ses.WithSuppressionTimeout(100*time.Millisecond))
+	if err != nil {
+		panic(err)
+	}
+	id, err := c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(id, err)
+	// Output: 0100018c-example <nil>
+}
