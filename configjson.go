@@ -33,10 +33,9 @@ func decodeConfig(data []byte) (*Config, problems) {
 	r.dec.UseNumber()
 	doc, err := r.value("", 0)
 	if err == nil {
-		if _, err = r.dec.Token(); err == io.EOF {
-			err = nil
-		} else if err == nil {
-			err = errors.New("more data after the config object")
+		if rest := bytes.TrimLeft(data[r.dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+			line, col := position(data, len(data)-len(rest))
+			return nil, problems{{Message: fmt.Sprintf("not valid JSON at line %d, column %d: more data after the config object", line, col)}}
 		}
 	}
 	if err != nil {
@@ -306,15 +305,30 @@ func jsonKind(v any) string {
 	}
 }
 
+// badByte is the index of the byte a syntax error is about. encoding/json's Offset is past it
+// for some errors and at it for others; the error names the character it found.
+func badByte(data []byte, syn *json.SyntaxError) int {
+	off := min(int(syn.Offset), len(data))
+	var c byte
+	if _, err := fmt.Sscanf(syn.Error(), "invalid character '%c'", &c); err == nil && off > 0 && data[off-1] == c {
+		return off - 1
+	}
+	return off
+}
+
 // jsonProblem words a JSON syntax error with its line and column.
 func jsonProblem(data []byte, err error) string {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		line, col := position(data, int(syn.Offset))
+		line, col := position(data, badByte(data, syn))
 		return fmt.Sprintf("not valid JSON at line %d, column %d: %s", line, col, syn.Error())
 	}
-	if errors.Is(err, io.EOF) {
-		return "not valid JSON: the input is empty"
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if len(bytes.TrimSpace(data)) == 0 {
+			return "not valid JSON: the input is empty"
+		}
+		line, col := position(data, len(data))
+		return fmt.Sprintf("not valid JSON: unexpected end of JSON at line %d, column %d: the document is cut short", line, col)
 	}
 	return "not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
 }

@@ -166,7 +166,11 @@ func (s *segment) value(p Payload) (string, error) {
 		}
 		cur = next
 	}
-	return formatValue(cur)
+	v, err := formatValue(cur)
+	if err == nil && len(s.path) == 1 && s.path[0] == "code" && strings.TrimSpace(v) == "" {
+		return "", errors.New(`the payload's "code" is empty: a verification email needs its code`)
+	}
+	return v, err
 }
 
 // child returns v[key]: a map's value, or a list's element when key is a decimal index, as

@@ -220,3 +220,17 @@ func TestHeaderValues(t *testing.T) {
 	}
 	require.NoError(t, load(map[string]string{"X-Ref": "{{code}}", "X-Other": strings.Repeat("a", 870)}))
 }
+
+// "Your code is " is never sent: an empty or blank code is refused like a missing one.
+func TestEmptyCodeIsRefused(t *testing.T) {
+	t.Parallel()
+	c, m := newConnector(t, testConfig())
+	for _, code := range []any{"", " ", "\t\n", "\u00a0", "\u3000"} {
+		_, err := c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": code})
+		require.ErrorIs(t, err, ses.ErrInvalidParameters, "%q", code)
+		assert.Contains(t, err.Error(), `placeholder {{code}} in subject: the payload's "code" is empty`, "%q", code)
+	}
+	assert.Empty(t, m.Calls())
+	_, err := c.SendMessage(context.Background(), "user@example.com", ses.UsageSignIn, ses.Payload{"code": 0})
+	require.NoError(t, err, "a number is a code")
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/smithy-go"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 )
@@ -83,6 +84,7 @@ const defaultSuppressionTimeout = 2 * time.Second
 // starts a goroutine per cache that never ends, which would outlive every Connector.
 type suppressionCheck struct {
 	api      SuppressionAPI
+	absent   atomic.Bool // the endpoint does not implement the look-up (an emulator): skip it
 	ttl      time.Duration
 	timeout  time.Duration
 	cache    *lru.Cache[string, cachedAnswer]
@@ -107,6 +109,9 @@ func newSuppressionCheck(api SuppressionAPI, ttl, timeout time.Duration) *suppre
 // check returns a *Suppression error for a suppressed recipient, the caller's context error
 // when it ends first, and nil otherwise (a failed or slow look-up included).
 func (s *suppressionCheck) check(ctx context.Context, to string, logger *slog.Logger) error {
+	if s.absent.Load() {
+		return nil
+	}
 	key := strings.ToLower(to)
 	if a, ok := s.cache.Get(key); ok && time.Now().Before(a.expires) {
 		return asError(a.suppression)
@@ -127,11 +132,31 @@ func (s *suppressionCheck) check(ctx context.Context, to string, logger *slog.Lo
 		return fmt.Errorf("%w: waiting for the suppression list look-up: %w", ErrSendFailed, ctx.Err())
 	}
 	if r.Err != nil {
+		if notImplemented(r.Err) {
+			if s.absent.CompareAndSwap(false, true) && logger != nil {
+				logger.LogAttrs(ctx, slog.LevelWarn, "sesconnector: the endpoint does not implement GetSuppressedDestination (a local emulator?); WithSuppressionCheck is off for this Connector",
+					slog.String("error", cut(maskIn(r.Err.Error(), to), maxErrorText)))
+			}
+			return nil
+		}
 		s.failures.failed(ctx, logger, maskIn(r.Err.Error(), to)) // SES's message, and the SDK's URL, may name the address
 		return nil
 	}
 	s.failures.ok(ctx, logger)
 	return asError(r.Val.(*Suppression))
+}
+
+// notImplemented reports an answer that says the endpoint has no such operation: HTTP 404 or
+// 501 that is no SES error (SES answers an address off the list with a typed
+// NotFoundException), or UnknownOperationException. Local emulators answer so.
+func notImplemented(err error) bool {
+	if isCode(err, "UnknownOperationException") {
+		return true
+	}
+	var apiErr smithy.APIError
+	re, ok := httpAnswer(err)
+	return ok && (re.HTTPStatusCode() == 404 || re.HTTPStatusCode() == 501) &&
+		(!errors.As(err, &apiErr) || apiErr.ErrorCode() == "UnknownError" || apiErr.ErrorCode() == "")
 }
 
 func asError(s *Suppression) error {
