@@ -215,7 +215,7 @@ func (c *Connector) callProblem(r *Report, op, purpose string, err error) (bool,
 	if !errors.As(err, &apiErr) {
 		answered, ok := httpAnswer(err)
 		if !ok {
-			return true, fmt.Errorf("%w: SES could not be asked (%s): %w", ErrSendFailed, op, err)
+			return true, &kindError{text: fmt.Sprintf("sesconnector: SES could not be reached (%s): %s", op, cut(err.Error(), maxErrorText)), kind: ErrSendFailed, cause: err}
 		}
 		r.Problems = append(r.Problems, fmt.Sprintf("ses:%s failed, so Check could not %s: HTTP %d: %v", op, purpose, answered.HTTPStatusCode(), answered.Err))
 		return false, nil

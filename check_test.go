@@ -208,7 +208,7 @@ func TestCheckCannotAsk(t *testing.T) {
 	r, err := c.Check(context.Background())
 	assert.Nil(t, r)
 	require.ErrorIs(t, err, ses.ErrSendFailed)
-	assert.Contains(t, err.Error(), "SES could not be asked (GetAccount)")
+	assert.Contains(t, err.Error(), "SES could not be reached (GetAccount)")
 
 	c, _ = newConnector(t, testConfig()) // a mock with SendEmail only
 	_, err = c.Check(context.Background())

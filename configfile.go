@@ -13,12 +13,12 @@ const MaxConfigSize = 4 << 20
 
 // LoadConfig reads a JSON config file and parses it with ParseConfig. The file must be a
 // regular file (a named pipe or a device is refused at once, without waiting on it) of at
-// most MaxConfigSize bytes; either failure, like any error reading it, matches
-// ErrInvalidConfig and says "cannot read" with the path.
+// most MaxConfigSize bytes; either failure, like any error reading it, says "cannot read"
+// with the path, and matches ErrInvalidConfig and the cause (fs.ErrNotExist, say).
 func LoadConfig(path string) (*Config, error) {
 	data, err := readConfigFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot read %s: %w", ErrInvalidConfig, path, err)
+		return nil, &kindError{text: fmt.Sprintf("sesconnector: cannot read %s: %v", path, err), kind: ErrInvalidConfig, cause: err}
 	}
 	return ParseConfig(data)
 }

@@ -37,6 +37,15 @@ type subError struct {
 func (e *subError) Error() string        { return e.msg }
 func (e *subError) Is(target error) bool { return target == e.parent }
 
+// kindError has a text of its own and matches both kind (a sentinel) and cause.
+type kindError struct {
+	text        string
+	kind, cause error
+}
+
+func (e *kindError) Error() string   { return e.text }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.cause} }
+
 // Problem is one reason a Config is invalid: the JSON path of the field at fault and what to fix.
 type Problem struct {
 	Path    string // e.g. "templates[2].usageType"; "" for the document as a whole

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	ses "github.com/sesconnector/sesconnector"
 )
@@ -33,6 +34,9 @@ func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 	if code := c.parseFlags(e, fs, args, "config"); code >= 0 {
 		return code
 	}
+	if msg := conn.check(); msg != "" {
+		return c.usageError(e, fs, "%s", msg)
+	}
 	ctx, cancel := context.WithTimeout(ctx, *conn.timeout)
 	defer cancel()
 	connector, err := conn.connect(ctx)
@@ -46,7 +50,7 @@ func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := enc.Encode(reportJSON(r)); err != nil {
 			return fail(e, c, err)
 		}
 	} else {
@@ -56,6 +60,47 @@ func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 		return exitNo
 	}
 	return exitOK
+}
+
+// jsonReport is the report as check -json prints it: what SES did not answer is null, never
+// a zero or a false (or true) that nobody read.
+type jsonReport struct {
+	Region                string   `json:"region"`
+	ProductionAccess      *bool    `json:"productionAccess"`
+	SendingEnabled        *bool    `json:"sendingEnabled"`
+	MaxSendRate           *float64 `json:"maxSendRate"`
+	Max24HourSend         *float64 `json:"max24HourSend"`
+	SentLast24Hours       *float64 `json:"sentLast24Hours"`
+	Identity              string   `json:"identity"`
+	IdentityVerified      *bool    `json:"identityVerified"`
+	ConfigurationSet      *string  `json:"configurationSet"`      // null: none configured
+	ConfigurationSetFound *bool    `json:"configurationSetFound"` // null: none configured, or not read
+	Problems              []string `json:"problems"`
+	Notes                 []string `json:"notes"`
+}
+
+func reportJSON(r *ses.Report) jsonReport {
+	j := jsonReport{Region: r.Region, Identity: r.Identity, Problems: r.Problems, Notes: r.Notes}
+	if j.Problems == nil {
+		j.Problems = []string{}
+	}
+	if j.Notes == nil {
+		j.Notes = []string{}
+	}
+	if r.AccountRead {
+		j.ProductionAccess, j.SendingEnabled = &r.ProductionAccess, &r.SendingEnabled
+		j.MaxSendRate, j.Max24HourSend, j.SentLast24Hours = &r.MaxSendRate, &r.Max24HourSend, &r.SentLast24Hours
+	}
+	if r.IdentityRead {
+		j.IdentityVerified = &r.IdentityVerified
+	}
+	if r.ConfigurationSet != "" {
+		j.ConfigurationSet = &r.ConfigurationSet
+		if r.ConfigurationSetRead {
+			j.ConfigurationSetFound = &r.ConfigurationSetFound
+		}
+	}
+	return j
 }
 
 // printReport prints r for a person: what SES did not answer is "unknown", never a zero.
@@ -117,7 +162,7 @@ func runValidate(_ context.Context, e *env, c *command, args []string) int {
 			}
 		default:
 			status = exitNo
-			fmt.Fprintf(e.stdout, "%s: %v\n", path, err)
+			fmt.Fprintf(e.stdout, "%s: %s\n", path, strings.TrimPrefix(err.Error(), "sesconnector: "))
 		}
 	}
 	return status

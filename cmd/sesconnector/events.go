@@ -45,6 +45,8 @@ func runEvents(ctx context.Context, e *env, c *command, args []string) int {
 		return c.usageError(e, fs, "-listen needs -topic ARN, the SNS topic SES publishes to: without it anyone could subscribe this endpoint to a topic of their own")
 	case (*endpoint != "" || *region != "") && *queue == "":
 		return c.usageError(e, fs, "-endpoint and -region go with -queue")
+	case checkEndpoint(*endpoint) != "":
+		return c.usageError(e, fs, "%s", checkEndpoint(*endpoint))
 	}
 	p := &printer{w: e.stdout, json: *asJSON}
 	var err error

@@ -5,8 +5,9 @@
 //	sesconnector test     -config F -to ADDR [-dry-run] [-endpoint URL]
 //	sesconnector check    -config F [-endpoint URL] [-json]
 //	sesconnector validate F...
-//	sesconnector preview  -config F [-addr 127.0.0.1:8025] [-payload JSON]
-//	sesconnector events   -queue URL | -listen ADDR
+//	sesconnector preview  -config F [-addr 127.0.0.1:8088] [-payload JSON]
+//	sesconnector events   -queue URL | -listen ADDR -topic ARN
+//	sesconnector version
 //
 // Exit status: 0 done; 1 the config, the input or SES said no; 2 bad flags or arguments.
 // Install it with
@@ -22,6 +23,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -50,7 +52,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand}
+var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand, versionCommand}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -92,8 +94,13 @@ func (c *command) flags(e *env) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\nUsage:\n  sesconnector %s %s\n\nFlags:\n", c.name, c.summary, c.name, c.usage)
-		fs.PrintDefaults()
+		fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\nUsage:\n  sesconnector %s %s\n", c.name, c.summary, c.name, strings.TrimSpace(c.usage))
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintf(e.stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 		fmt.Fprintf(e.stderr, "\nExample:\n  %s\n", c.example)
 	}
 	return fs
@@ -161,9 +168,21 @@ func timeoutFlag(fs *flag.FlagSet) *time.Duration {
 	return fs.Duration("timeout", 30*time.Second, "give up on SES after this `duration`")
 }
 
-// fail prints err and returns exitNo.
+// checkEndpoint says what is wrong with an -endpoint value, or "".
+func checkEndpoint(endpoint string) string {
+	if endpoint == "" {
+		return ""
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("-endpoint %q: give an http or https URL, such as http://127.0.0.1:8005", endpoint)
+	}
+	return ""
+}
+
+// fail prints err, once prefixed with the command's name, and returns exitNo.
 func fail(e *env, c *command, err error) int {
-	fmt.Fprintf(e.stderr, "sesconnector %s: %v\n", c.name, err)
+	fmt.Fprintf(e.stderr, "sesconnector %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "sesconnector: "))
 	return exitNo
 }
 

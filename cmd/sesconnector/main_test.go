@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -102,12 +103,18 @@ func TestExitStatusAndMessages(t *testing.T) {
 		{"neither", []string{"test"}, 2, []string{"sesconnector test: -config and -to are required"}},
 		{"stray argument", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "extra"}, 2, []string{`unexpected argument "extra"`}},
 		{"bad -payload", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-payload", "[1]"}, 2, []string{"-payload must be a JSON object"}},
-		{"missing config file", []string{"send", "-config", "nope.json", "-to", "a@example.com"}, 1, []string{"invalid config", "no such file"}},
+		{"missing config file", []string{"send", "-config", "nope.json", "-to", "a@example.com"}, 1, []string{"sesconnector send: cannot read nope.json: open nope.json: no such file"}},
 		{"invalid config", []string{"send", "-config", bad, "-to", "a@example.com"}, 1, []string{"region: \"mars\" is not an AWS region name"}},
 		{"bad recipient", []string{"send", "-config", exampleConfig, "-to", "Jane <a@example.com>", "-dry-run"}, 1, []string{"must be one bare address"}},
 		{"recipient ending in a dot", []string{"send", "-config", exampleConfig, "-to", "a@example.com.", "-dry-run"}, 1, []string{`the domain "example.com." ends with a dot; remove it`}},
-		{"unknown usage", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-usage", "Login", "-endpoint", srv.URL}, 1, []string{`unknown usage type "Login"`}},
-		{"bad endpoint", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-endpoint", "localhost"}, 1, []string{"WithEndpoint"}},
+		{"unknown usage", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-usage", "Login", "-endpoint", srv.URL}, 2, []string{`-usage "Login": not a usage type; use one of SignIn, Register`}},
+		{"usage in another case", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-usage", "signin"}, 2, []string{`-usage "signin": did you mean SignIn?`}},
+		{"bad endpoint", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-endpoint", "localhost"}, 2, []string{`-endpoint "localhost": give an http or https URL`}},
+		{"endpoint not a URL", []string{"check", "-config", exampleConfig, "-endpoint", "not-a-url"}, 2, []string{`sesconnector check: -endpoint "not-a-url"`}},
+		{"events endpoint not a URL", []string{"events", "-queue", "q", "-endpoint", "not-a-url"}, 2, []string{`-endpoint "not-a-url"`}},
+		{"zero timeout", []string{"test", "-config", exampleConfig, "-to", "a@example.com", "-timeout", "0s"}, 2, []string{"-timeout 0s: give a positive duration"}},
+		{"preview payload not an object", []string{"preview", "-config", exampleConfig, "-payload", "[1]"}, 2, []string{`sesconnector preview: -payload "[1]": give a JSON object`}},
+		{"SES unreachable", []string{"check", "-config", exampleConfig, "-endpoint", "http://127.0.0.1:1", "-timeout", "5s"}, 1, []string{"sesconnector check: SES could not be reached (GetAccount)"}},
 		{"SES refuses", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-endpoint", srv.URL}, 1, []string{"MessageRejected"}},
 		{"check without config", []string{"check"}, 2, []string{"-config is required"}},
 		{"validate nothing", []string{"validate"}, 2, []string{"give at least one config file"}},
@@ -120,6 +127,8 @@ func TestExitStatusAndMessages(t *testing.T) {
 			for _, want := range tc.stderr {
 				assert.Contains(t, stderr, want)
 			}
+			assert.NotContains(t, stderr, ": sesconnector: ", "each error is prefixed once")
+			assert.NotContains(t, stderr, "check: send failed", "check sends nothing")
 		})
 	}
 	assert.Len(t, srv.Requests(), 1, "only the send SES refused reached it")
@@ -131,6 +140,7 @@ func TestHelp(t *testing.T) {
 		assert.Equal(t, 0, code, c.name)
 		assert.Contains(t, stderr, "sesconnector "+c.name+": "+c.summary, c.name)
 		assert.Contains(t, stderr, "Example:\n  "+c.example, c.name)
+		assert.NotContains(t, stderr, "Flags:\n\n", "%s: no empty Flags heading", c.name)
 	}
 	code, _, stderr := sesconnector("-h")
 	assert.Equal(t, 0, code)
@@ -161,8 +171,9 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, 1, code)
 	var report map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &report))
-	assert.Equal(t, "acme.example", report["Identity"])
-	assert.Equal(t, true, report["AccountRead"])
+	assert.Equal(t, "acme.example", report["identity"])
+	assert.Equal(t, true, report["identityVerified"])
+	assert.Equal(t, false, report["productionAccess"], "read, and false")
 }
 
 // Against a server that answers nothing Check can read, what it never read is "unknown", the
@@ -180,6 +191,29 @@ func TestCheckUnknowns(t *testing.T) {
 	} {
 		assert.Contains(t, stdout, want)
 	}
+
+	code, stdout, _ = sesconnector("check", "-config", exampleConfig, "-endpoint", srv.URL, "-json")
+	assert.Equal(t, 1, code)
+	var report map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &report))
+	for _, unread := range []string{"productionAccess", "sendingEnabled", "maxSendRate", "max24HourSend", "sentLast24Hours", "identityVerified", "configurationSet", "configurationSetFound"} {
+		v, ok := report[unread]
+		assert.True(t, ok, unread)
+		assert.Nil(t, v, "%s: null, never a zero or a false nobody read", unread)
+	}
+	assert.Equal(t, "no-reply@acme.example", report["identity"])
+	assert.NotEmpty(t, report["problems"])
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, stderr := sesconnector("version")
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "github.com/sesconnector/sesconnector")
+	assert.Contains(t, stdout, "go1.")
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/sesconnector/sesconnector/cmd/sesconnector", Version: "v0.1.0"},
+		Deps:     []*debug.Module{{Path: "github.com/sesconnector/sesconnector", Version: "v0.1.0"}},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123abc"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	assert.Equal(t, "github.com/sesconnector/sesconnector/cmd/sesconnector v0.1.0\nlibrary github.com/sesconnector/sesconnector v0.1.0\nrevision 0123abc (2026-12-01T10:00:00Z), with local changes\ngo1.26.8", versionText(info))
 }
 
 func TestValidate(t *testing.T) {
@@ -191,7 +225,7 @@ func TestValidate(t *testing.T) {
 	assert.Contains(t, stdout, exampleConfig+": valid\n")
 	assert.Contains(t, stdout, bad+": ")
 	assert.Contains(t, stdout, "  region: appears more than once")
-	assert.Contains(t, stdout, "missing.json: sesconnector: invalid config: cannot read "+filepath.Join(dir, "missing.json")+": open")
+	assert.Contains(t, stdout, "missing.json: cannot read "+filepath.Join(dir, "missing.json")+": open")
 
 	code, stdout, _ = sesconnector("validate", exampleConfig)
 	assert.Equal(t, 0, code)

@@ -21,8 +21,8 @@ import (
 var previewCommand = &command{
 	name:    "preview",
 	summary: "serve a web page of every template rendered, per usage type and locale, re-read when the config changes",
-	usage:   "-config FILE [-addr 127.0.0.1:8025] [-payload JSON]",
-	example: `sesconnector preview -config ses.json    # then open http://127.0.0.1:8025/`,
+	usage:   "-config FILE [-addr 127.0.0.1:8088] [-payload JSON]",
+	example: `sesconnector preview -config ses.json    # then open http://127.0.0.1:8088/`,
 	run:     runPreview,
 }
 
@@ -34,10 +34,13 @@ var pageTemplate = template.Must(template.ParseFS(previewFiles, "preview/page.ht
 func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 	fs := c.flags(e)
 	configPath := fs.String("config", "", "the connector's JSON config `file` (required)")
-	addr := fs.String("addr", "127.0.0.1:8025", "listen `address`; only loopback unless you give another")
+	addr := fs.String("addr", "127.0.0.1:8088", "listen `address`; only loopback unless you give another")
 	payloadJSON := fs.String("payload", "", "more sample payload as a JSON `object`, editable on the page too")
 	if code := c.parseFlags(e, fs, args, "config"); code >= 0 {
 		return code
+	}
+	if _, err := (sample{Extra: *payloadJSON}).payload(nil); err != nil {
+		return c.usageError(e, fs, `-payload %q: give a JSON object, such as '{"name": "Ana"}'`, *payloadJSON)
 	}
 	p, err := newPreview(*configPath, *payloadJSON)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	ses "github.com/sesconnector/sesconnector"
@@ -42,6 +43,33 @@ func addConnectionFlags(fs *flag.FlagSet) connectionFlags {
 	}
 }
 
+// check says what is wrong with the flags' values, or "".
+func (f connectionFlags) check() string {
+	if *f.timeout <= 0 {
+		return fmt.Sprintf("-timeout %v: give a positive duration, such as 30s", *f.timeout)
+	}
+	return checkEndpoint(*f.endpoint)
+}
+
+// parseUsage reads -usage, suggesting the usage type meant when only the letter case is off.
+func parseUsage(s string) (ses.UsageType, error) {
+	for _, u := range usageTypes {
+		if string(u) == s {
+			return u, nil
+		}
+	}
+	for _, u := range usageTypes {
+		if strings.EqualFold(string(u), s) {
+			return "", fmt.Errorf("-usage %q: did you mean %s? (usage types are spelled as Logto spells them)", s, u)
+		}
+	}
+	names := make([]string, len(usageTypes))
+	for i, u := range usageTypes {
+		names[i] = string(u)
+	}
+	return "", fmt.Errorf("-usage %q: not a usage type; use one of %s", s, strings.Join(names, ", "))
+}
+
 // connect loads the config and builds a Connector.
 func (f connectionFlags) connect(ctx context.Context) (*ses.Connector, error) {
 	cfg, err := ses.LoadConfig(*f.config)
@@ -70,6 +98,9 @@ func runSend(ctx context.Context, e *env, c *command, args []string) int {
 	if code := c.parseFlags(e, fs, args, "config", "to"); code >= 0 {
 		return code
 	}
+	if msg := conn.check(); msg != "" {
+		return c.usageError(e, fs, "%s", msg)
+	}
 
 	usageType, payload := ses.UsageGeneric, ses.Payload{"code": "000000"}
 	if c.name == "send" {
@@ -77,7 +108,9 @@ func runSend(ctx context.Context, e *env, c *command, args []string) int {
 		if payload, err = sendPayload(fs, *payloadJSON, *code, *locale); err != nil {
 			return c.usageError(e, fs, "%v", err)
 		}
-		usageType = ses.UsageType(*usage)
+		if usageType, err = parseUsage(*usage); err != nil {
+			return c.usageError(e, fs, "%v", err)
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, *conn.timeout)
