@@ -1,20 +1,36 @@
 # The two commands of the README: `make demo` (the main job: a send to a local SES emulator)
-# and `make test` (every test). Both install the pinned emulator first; `make test` also needs
-# redis-server on the PATH (Debian: apt-get install redis-server), as .ci/run installs it.
+# and `make test` (every test). Both install the pinned emulator first. `make test` checks every
+# real part first (Go, Node, redis-server, Chromium, moto_server: .ci/check-prereqs says how to
+# install what is missing) and fails without them; `make test-allow-missing` skips the tests
+# of what is missing instead, and ends with the list of every test it skipped.
 
 GO       ?= go
 FUZZTIME ?= 4s
 EMULATOR := internal/emulator/node_modules/.package-lock.json
 GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
-# The modules of this repository: the library, and those kept apart so that it needs no Redis client.
-MODULES  := . redislimit examples/authserver
+# The modules of this repository, tied by go.work: the library, and those kept apart so that it
+# needs no Redis client, browser driver or file watcher.
+MODULES  := . cmd/sesconnector redislimit examples/authserver internal/release
+# Each test that skips for a missing real part (only with SESCONNECTOR_ALLOW_MISSING=1) writes
+# a line here; the run ends by printing them.
+export SESCONNECTOR_SKIPPED := $(CURDIR)/.skipped-tests
 
-.PHONY: demo test emulator moto fmt-check vet unit fuzz bench perf perf-realistic
+.PHONY: demo test test-allow-missing prereqs tracked emulator moto fmt-check vet unit fuzz release-proof skipped bench perf perf-realistic
 
 demo: $(EMULATOR)
 	$(GO) run ./internal/cmd/demo
 
-test: fmt-check vet unit fuzz
+test: moto prereqs tracked fmt-check vet unit fuzz release-proof skipped
+
+test-allow-missing:
+	SESCONNECTOR_ALLOW_MISSING=1 $(MAKE) test
+
+prereqs:
+	@bash .ci/check-prereqs || [ "$$SESCONNECTOR_ALLOW_MISSING" = 1 ]
+
+# No build output in git: no tracked binary or executable, nothing over 1 MiB.
+tracked:
+	@bash .ci/check-tracked
 
 emulator: $(EMULATOR)
 
@@ -30,11 +46,12 @@ vet:
 
 # moto_server emulates SES (with its mailbox simulator), SNS and SQS; pip installs it only where missing.
 moto:
-	@command -v moto_server >/dev/null || pip install "moto[server]"
+	@command -v moto_server >/dev/null || pip install "moto[server]" || true
 
 # Real parts: the SES emulator (npm, pinned), moto_server, and redis-server (Debian's package;
 # .ci/run installs it).
-unit: $(EMULATOR) moto
+unit: $(EMULATOR)
+	@rm -f $(SESCONNECTOR_SKIPPED)
 	@for m in $(MODULES); do echo "go test -race $$m/..."; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Each fuzzer runs for FUZZTIME beyond its seed corpus (testdata/fuzz), which `unit` runs too.
@@ -44,6 +61,17 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRecipient$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzPlainAddress$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./feedback
+
+# RELEASING.md, proven: the modules tagged in order in a scratch clone, served from a file://
+# GOPROXY, go-gotten and go-installed by a module outside the repository.
+release-proof:
+	$(GO) run ./internal/release
+
+# The loud end of a run that skipped tests for missing real parts.
+skipped:
+	@if [ -s $(SESCONNECTOR_SKIPPED) ]; then \
+		echo; echo "==== SKIPPED, NOT PASSED: these tests did not run (a real part is missing) ===="; \
+		cat $(SESCONNECTOR_SKIPPED); echo "==== install what .ci/check-prereqs lists and run make test ===="; fi
 
 bench: moto
 	$(GO) test -run '^$$' -bench . -benchmem . ./feedback

@@ -7,7 +7,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sesconnector/sesconnector v0.0.0-00010101000000-000000000000
+	github.com/sesconnector/sesconnector v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -39,6 +39,3 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
-
-// Developed beside the sesconnector module: this directory's parent.
-replace github.com/sesconnector/sesconnector => ../

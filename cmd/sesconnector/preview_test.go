@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"image/png"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sesconnector/sesconnector/internal/childproc"
 	"github.com/sesconnector/sesconnector/internal/trickle"
 )
 
@@ -131,7 +133,7 @@ func TestPreviewCommand(t *testing.T) {
 	assert.Contains(t, stderr, "sesconnector preview:")
 }
 
-// chromium finds Debian's Chromium; under CI its absence fails the test.
+// chromium finds Debian's Chromium; its absence fails the test (see childproc.Need).
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -139,10 +141,7 @@ func chromium(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is required under CI (apt-get install chromium)")
-	}
-	t.Skip("SKIPPED, NOT PASSED: no Chromium on this machine (apt-get install chromium); `make test` needs it")
+	childproc.Need(t, errors.New("no Chromium on this machine"), "Install it: apt-get install chromium")
 	return ""
 }
 

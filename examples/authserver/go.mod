@@ -6,8 +6,8 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.47.8
 	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sesconnector/sesconnector v0.0.0-00010101000000-000000000000
-	github.com/sesconnector/sesconnector/redislimit v0.0.0-00010101000000-000000000000
+	github.com/sesconnector/sesconnector v0.1.0
+	github.com/sesconnector/sesconnector/redislimit v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -41,10 +41,4 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
-)
-
-// Developed beside the sesconnector and redislimit modules.
-replace (
-	github.com/sesconnector/sesconnector => ../../
-	github.com/sesconnector/sesconnector/redislimit => ../../redislimit
 )

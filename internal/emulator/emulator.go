@@ -140,7 +140,7 @@ func (e *Emulator) Emails() ([]Email, error) {
 }
 
 // StartForTest starts an emulator for one test and stops it when the test ends; where it
-// cannot start, the test fails under CI (CI=true), and is skipped, loudly, elsewhere.
+// cannot start, the test fails (see childproc.Need).
 func StartForTest(t testing.TB, env ...string) *Emulator {
 	t.Helper()
 	e, err := Start(context.Background(), env...)

@@ -46,7 +46,7 @@ func Start(ctx context.Context) (*Server, error) {
 }
 
 // StartForTest starts a server for one test and stops it when the test ends; where it cannot
-// start, the test fails under CI and is skipped, loudly, elsewhere.
+// start, the test fails (see childproc.Need).
 func StartForTest(t testing.TB) *Server {
 	t.Helper()
 	s, err := Start(context.Background())

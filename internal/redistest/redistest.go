@@ -68,7 +68,7 @@ func ping(addr string) error {
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
 // StartForTest starts a server for one test and stops it when the test ends; where it cannot
-// start, the test fails under CI and is skipped, loudly, elsewhere.
+// start, the test fails (see childproc.Need).
 func StartForTest(t testing.TB) *Server {
 	t.Helper()
 	s, err := Start(context.Background())

@@ -1,0 +1,316 @@
+// Command release proves RELEASING.md as a user meets the result: in a scratch clone of this
+// repository it tags the modules in the documented order (the library, then each nested module
+// after it requires the library's new version), serves every tag from a file:// GOPROXY built
+// with golang.org/x/mod/zip (the module zips proxy.golang.org would serve), and then, in a fresh
+// module outside the repository and without any replace directive, go-gets the library and
+// redislimit, builds and runs a program that uses both, and go-installs and runs the command.
+// It prints an importer's module count and the smallest sender's size.
+//
+//	go run ./internal/release [-keep]
+//
+// Third-party modules come from the GOPROXY already set (the Go module proxy); nothing is
+// pushed anywhere, and the repository itself gets no tag.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+)
+
+const (
+	root    = "github.com/sesconnector/sesconnector"
+	version = "v0.1.0" // the version RELEASING.md's example uses
+)
+
+// nested are the modules released after the library, in order, with the modules of this
+// repository each requires.
+var nested = []struct {
+	dir  string
+	deps []string
+}{
+	{"redislimit", []string{root}},
+	{"cmd/sesconnector", []string{root}},
+}
+
+func main() {
+	keep := flag.Bool("keep", false, "keep the scratch directory and print its path")
+	flag.Parse()
+	if err := run(*keep); err != nil {
+		fmt.Fprintln(os.Stderr, "release:", err)
+		os.Exit(1)
+	}
+}
+
+func run(keep bool) error {
+	top, err := output("", nil, "git", "rev-parse", "--show-toplevel")
+	if err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp("", "sesconnector-release-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Println("scratch directory:", scratch)
+	} else {
+		defer os.RemoveAll(scratch)
+	}
+	repo, proxy := filepath.Join(scratch, "repo"), filepath.Join(scratch, "proxy")
+	if _, err := output("", nil, "git", "clone", "--quiet", strings.TrimSpace(top), repo); err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{{"user.name", "release proof"}, {"user.email", "release@example.invalid"}} {
+		if _, err := output(repo, nil, "git", "config", kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	env := goEnv(proxy)
+
+	// 1. The library.
+	if err := tagAndPublish(repo, proxy, root, "", version); err != nil {
+		return err
+	}
+	// 2. Each nested module: require the library's release, tidy, commit, tag, publish.
+	for _, m := range nested {
+		dir := filepath.Join(repo, m.dir)
+		for _, dep := range m.deps {
+			if _, err := output(dir, env, "go", "get", dep+"@"+version); err != nil {
+				return err
+			}
+		}
+		if _, err := output(dir, env, "go", "mod", "tidy"); err != nil {
+			return err
+		}
+		if _, err := output(repo, nil, "git", "commit", "--quiet", "-am", m.dir+": require "+root+" "+version); err != nil {
+			return err
+		}
+		if err := tagAndPublish(repo, proxy, root+"/"+m.dir, m.dir, m.dir+"/"+version); err != nil {
+			return err
+		}
+	}
+
+	// 3. A user's module: the library and redislimit, built and run.
+	user := filepath.Join(scratch, "user")
+	if err := writeModule(user, userProgram); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"go", "get", root + "@" + version, root + "/redislimit@" + version},
+		{"go", "mod", "tidy"},
+		{"go", "build", "-o", "user", "."},
+	} {
+		if _, err := output(user, env, args[0], args[1:]...); err != nil {
+			return err
+		}
+	}
+	got, err := output(user, env, filepath.Join(user, "user"))
+	if err != nil {
+		return err
+	}
+	if want := "Your Acme sign-in code is 123456\n"; got != want {
+		return fmt.Errorf("the user's program printed %q, want %q", got, want)
+	}
+	fmt.Printf("a user's module: go get %s@%s and redislimit@%s, built and ran: %s", root, version, version, got)
+
+	// 4. The smallest sender: the library alone.
+	sender := filepath.Join(scratch, "sender")
+	if err := writeModule(sender, senderProgram); err != nil {
+		return err
+	}
+	for _, args := range [][]string{{"go", "get", root + "@" + version}, {"go", "mod", "tidy"}, {"go", "build", "-o", "sender", "."}} {
+		if _, err := output(sender, env, args[0], args[1:]...); err != nil {
+			return err
+		}
+	}
+	mods, err := output(sender, env, "go", "list", "-m", "all")
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(filepath.Join(sender, "sender"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("the smallest sender: %d modules in go list -m all, a %.1f MB binary\n", strings.Count(mods, "\n"), float64(info.Size())/1e6)
+
+	// 5. The command, installed as the README says.
+	bin := filepath.Join(scratch, "bin")
+	installEnv := append(env, "GOBIN="+bin)
+	if _, err := output(user, installEnv, "go", "install", root+"/cmd/sesconnector@"+version); err != nil {
+		return err
+	}
+	got, err = output(user, env, filepath.Join(bin, "sesconnector"), "version")
+	if err != nil {
+		return err
+	}
+	for _, want := range []string{root + "/cmd/sesconnector " + version, "library " + root + " " + version} {
+		if !strings.Contains(got, want) {
+			return fmt.Errorf("sesconnector version printed %q, without %q", got, want)
+		}
+	}
+	if _, err := output(user, env, filepath.Join(bin, "sesconnector"), "validate", filepath.Join(repo, "examples", "config.example.json")); err != nil {
+		return err
+	}
+	fmt.Printf("go install %s/cmd/sesconnector@%s: %s", root, version, strings.ReplaceAll(got, "\n", "; "))
+	fmt.Println()
+	return nil
+}
+
+// goEnv is the environment of every go command of the proof: no workspace, this repository's
+// modules from the scratch proxy (not looked up in the checksum database, which has never
+// seen them), every other module from the GOPROXY already set.
+func goEnv(proxy string) []string {
+	upstream := os.Getenv("GOPROXY")
+	if upstream == "" {
+		upstream = "https://proxy.golang.org,direct"
+	}
+	return append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GONOSUMDB="+root,
+		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+upstream)
+}
+
+// tagAndPublish tags the clone's HEAD and writes the module at subdir, as of that tag, into
+// the proxy: its .info, .mod and .zip, and its version in list.
+func tagAndPublish(repo, proxy, modPath, subdir, tag string) error {
+	if _, err := output(repo, nil, "git", "tag", tag); err != nil {
+		return err
+	}
+	escaped, err := module.EscapePath(modPath)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(proxy, filepath.FromSlash(escaped), "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	gomod, err := output(repo, nil, "git", "show", tag+":"+strings.TrimPrefix(subdir+"/go.mod", "/"))
+	if err != nil {
+		return err
+	}
+	when, err := output(repo, nil, "git", "log", "-1", "--format=%cI", tag)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(when))
+	if err != nil {
+		return err
+	}
+	infoJSON, err := json.Marshal(map[string]any{"Version": version, "Time": t.UTC()})
+	if err != nil {
+		return err
+	}
+	zf, err := os.Create(filepath.Join(dir, version+".zip"))
+	if err != nil {
+		return err
+	}
+	defer zf.Close()
+	if err := modzip.CreateFromVCS(zf, module.Version{Path: modPath, Version: version}, repo, tag, subdir); err != nil {
+		return fmt.Errorf("zipping %s@%s: %w", modPath, version, err)
+	}
+	return errors.Join(
+		os.WriteFile(filepath.Join(dir, version+".mod"), []byte(gomod), 0o644),
+		os.WriteFile(filepath.Join(dir, version+".info"), infoJSON, 0o644),
+		os.WriteFile(filepath.Join(dir, "list"), []byte(version+"\n"), 0o644),
+	)
+}
+
+func writeModule(dir, program string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return errors.Join(
+		os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/"+filepath.Base(dir)+"\n\ngo 1.26.0\n"), 0o644),
+		os.WriteFile(filepath.Join(dir, "main.go"), []byte(program), 0o644),
+	)
+}
+
+// output runs a command in dir (with env, or this process's environment) and returns its
+// standard output; a failure carries what it printed.
+func output(dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s (in %s): %w\n%s%s", name, strings.Join(args, " "), dir, err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// userProgram uses the library and redislimit as a service would, sending nothing.
+const userProgram = `package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/redislimit"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg, err := sesconnector.ParseConfig([]byte(` + "`" + `{"region":"us-east-1","emailAddress":"Acme <no-reply@acme.example>",
+		"templates":[{"usageType":"Generic","subject":"Your Acme sign-in code is {{code}}","content":"<p>{{code}}</p>"}]}` + "`" + `))
+	if err != nil {
+		panic(err)
+	}
+	opts, err := redislimit.Options("redis://127.0.0.1:1/0")
+	if err != nil {
+		panic(err)
+	}
+	limiter, err := redislimit.New(redis.NewClient(opts), 3, 10*time.Minute)
+	if err != nil {
+		panic(err)
+	}
+	conn, err := sesconnector.New(ctx, cfg, sesconnector.WithRecipientLimit(limiter))
+	if err != nil {
+		panic(err)
+	}
+	in, err := conn.Compose(ctx, "jane@example.com", sesconnector.UsageSignIn, sesconnector.Payload{"code": "123456"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(*in.Content.Simple.Subject.Data)
+}
+`
+
+// senderProgram is the smallest program that sends a code: load the config, build, send.
+const senderProgram = `package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sesconnector/sesconnector"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: sender CONFIG TO")
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	cfg, err := sesconnector.LoadConfig(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	conn, err := sesconnector.New(ctx, cfg)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(conn.SendMessage(ctx, os.Args[2], sesconnector.UsageSignIn, sesconnector.Payload{"code": "123456"}))
+}
+`
