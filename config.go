@@ -1,6 +1,3 @@
-// Package sesconnector sends verification emails (sign-in, sign-up, password reset and the other
-// Logto usage types) through Amazon SES API v2. It loads the configuration of Logto's
-// "AWS Direct Mail" connector unchanged, validates it completely, and renders its templates.
 package sesconnector
 
 import (

@@ -3,6 +3,8 @@ package sesconnector_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -137,4 +139,23 @@ func TestEmulatorWithoutSuppressionList(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), `"level":"WARN"`), logs.String())
 	assert.Equal(t, 1, strings.Count(logs.String(), "does not implement GetSuppressedDestination"))
 	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
+}
+
+// The README's quickstart runs as the README says, against the local emulator.
+func TestQuickstartAgainstEmulator(t *testing.T) {
+	emu := emulator.StartForTest(t)
+	bin := filepath.Join(t.TempDir(), "quickstart")
+	build := exec.Command("go", "build", "-o", bin, "./examples/quickstart")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+	out, err = exec.Command(bin, "-config", filepath.Join("examples", "config.example.json"), "-endpoint", emu.URL, "-to", "quick@example.com").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Regexp(t, `^sent, SES MessageId \S+\n$`, string(out))
+	mails := emailsTo(t, emu, "quick@")
+	require.Len(t, mails, 1)
+	assert.Contains(t, mails[0].Subject, "123456")
+
+	out, err = exec.Command(bin, "-config", "nope.json").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "cannot read nope.json")
 }

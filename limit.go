@@ -81,6 +81,7 @@ func recipientKey(to string) string {
 type recipientGate struct {
 	limiter  RecipientLimiter
 	timeout  time.Duration
+	inMemory bool // NewMemoryLimiter's: it answers in nanoseconds, so no budget is kept
 	failures failureLog
 }
 
@@ -88,7 +89,8 @@ func newRecipientGate(l RecipientLimiter, timeout time.Duration) *recipientGate 
 	if timeout <= 0 {
 		timeout = defaultLimiterTimeout
 	}
-	return &recipientGate{limiter: l, timeout: timeout, failures: failureLog{what: "recipient limiter"}}
+	_, inMemory := l.(*memoryLimiter)
+	return &recipientGate{limiter: l, timeout: timeout, inMemory: inMemory, failures: failureLog{what: "recipient limiter"}}
 }
 
 // allowed is a limiter's answer.
@@ -99,10 +101,16 @@ type allowed struct {
 }
 
 func (g *recipientGate) allow(ctx context.Context, to string, logger *slog.Logger) error {
-	a := callWithin(ctx, g.timeout, func(ctx context.Context) allowed {
+	allow := func(ctx context.Context) allowed {
 		ok, retryAfter, err := g.limiter.Allow(ctx, recipientKey(to))
 		return allowed{ok, retryAfter, err}
-	})
+	}
+	var a allowed
+	if g.inMemory {
+		a = allow(ctx)
+	} else {
+		a = callWithin(ctx, g.timeout, allow)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: waiting for the recipient limiter: %w", ErrSendFailed, err)
 	}

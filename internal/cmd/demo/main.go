@@ -1,6 +1,6 @@
-// Command demo is `make demo`: it starts the local SES emulator, sends a SignIn email with a
-// fresh code through the sesconnector command and the real SES client, prints the email as the
-// emulator stored it, and stops the emulator. No AWS account is needed.
+// Command demo is `make demo`: it starts the local SES emulator, runs the README's quickstart
+// (examples/quickstart) against it, which sends a SignIn email through the real SES client,
+// prints the email as the emulator stored it, and stops the emulator. No AWS account is needed.
 //
 //	go run ./internal/cmd/demo [-to ADDR] [-keep]
 //
@@ -12,11 +12,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -48,20 +46,14 @@ func run(to string, keep bool) error {
 	defer emu.Stop()
 	fmt.Printf("SES emulator running at %s\n", emu.URL)
 
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return err
-	}
-	code := fmt.Sprintf("%06d", n.Int64())
 	root := filepath.Join(emulator.Dir(), "..", "..")
-	args := []string{"run", "./cmd/sesconnector", "send", "-config", "examples/config.example.json",
-		"-to", to, "-usage", "SignIn", "-code", code, "-endpoint", emu.URL}
+	args := []string{"run", "./examples/quickstart", "-config", "examples/config.example.json", "-endpoint", emu.URL, "-to", to}
 	fmt.Printf("$ go %s\n", strings.Join(args, " "))
 	send := exec.CommandContext(ctx, "go", args...)
 	send.Dir = root
 	send.Stdout, send.Stderr = os.Stdout, os.Stderr
 	if err := send.Run(); err != nil {
-		return fmt.Errorf("sesconnector send: %w", err)
+		return fmt.Errorf("the quickstart: %w", err)
 	}
 
 	store, err := emu.Store()
@@ -72,11 +64,11 @@ func run(to string, keep bool) error {
 	if err := json.Indent(&out, store, "", "  "); err != nil {
 		return fmt.Errorf("the emulator's store is not JSON: %w", err)
 	}
-	fmt.Printf("The email as the emulator stored it (GET %s/store), code %s:\n%s\n", emu.URL, code, out.String())
+	fmt.Printf("The email as the emulator stored it (GET %s/store):\n%s\n", emu.URL, out.String())
 
 	if keep {
 		fmt.Printf("Web viewer: %s/ — press Ctrl-C to stop the emulator.\n", emu.URL)
-		fmt.Printf("Send more: go run ./cmd/sesconnector send -config examples/config.example.json -to %s -endpoint %s\n", to, emu.URL)
+		fmt.Printf("Send more: go run ./cmd/sesconnector send -config examples/config.example.json -to %s -code 654321 -endpoint %s\n", to, emu.URL)
 		<-ctx.Done()
 	}
 	return nil

@@ -1,0 +1,219 @@
+package sesconnector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	ses "github.com/sesconnector/sesconnector"
+)
+
+// printingSES stands in for *sesv2.Client and prints what it is asked to send.
+type printingSES struct{}
+
+func (printingSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	fmt.Printf("to %s: %s\n", in.Destination.ToAddresses[0], *in.Content.Simple.Subject.Data)
+	return &sesv2.SendEmailOutput{MessageId: aws.String("0100018c-example")}, nil
+}
+
+// WithClient sends through any SESAPI: a client you built yourself, or a mock in tests. No AWS
+// configuration is loaded.
+func ExampleWithClient() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(printingSES{}))
+	if err != nil {
+		panic(err)
+	}
+	id, err := c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(id, err)
+	// Output:
+	// to bob@example.com: Your sign-in code: 123456
+	// 0100018c-example <nil>
+}
+
+// WithRetryMaxAttempts sets the SDK's attempts per send, the first included: with 1, a
+// server error is the answer at once.
+func ExampleWithRetryMaxAttempts() {
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests++
+		w.Header().Set("X-Amzn-ErrorType", "InternalFailure")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"message":"try again"}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithEndpoint(srv.URL), ses.WithRetryMaxAttempts(1))
+	if err != nil {
+		panic(err)
+	}
+	_, err = c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(errors.Is(err, ses.ErrSendFailed), requests)
+	// Output: true 1
+}
+
+// WithSESOptions reaches any setting of the SDK's client: here the application ID that SES
+// sees in the User-Agent of every request.
+func ExampleWithSESOptions() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(strings.Contains(r.UserAgent(), "app/acme-auth"))
+		io.WriteString(w, `{"MessageId":"0100018c-local"}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithEndpoint(srv.URL),
+		ses.WithSESOptions(func(o *sesv2.Options) { o.AppID = "acme-auth" }))
+	if err != nil {
+		panic(err)
+	}
+	_, err = c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(err)
+	// Output:
+	// true
+	// <nil>
+}
+
+// WithTags adds EmailTags to every send; with a configuration set, every send also carries its
+// usage type, for SES event publishing and CloudWatch.
+func ExampleWithTags() {
+	cfg := exampleConfig()
+	cfg.ConfigurationSetName = "auth-mail"
+	ctx := context.Background()
+	c, err := ses.New(ctx, cfg, ses.WithClient(quietSES{}), ses.WithTags(map[string]string{"service": "auth", "env": "prod"}))
+	if err != nil {
+		panic(err)
+	}
+	in, err := c.Compose(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	if err != nil {
+		panic(err)
+	}
+	for _, t := range in.EmailTags {
+		fmt.Printf("%s=%s\n", *t.Name, *t.Value)
+	}
+	// Output:
+	// usageType=SignIn
+	// env=prod
+	// service=auth
+}
+
+// WithRecipientLimit caps the messages to one address, whatever the usage type: here 2 per 10
+// minutes, in this process (NewMemoryLimiter; redislimit shares the count between replicas).
+func ExampleWithRecipientLimit() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(quietSES{}),
+		ses.WithRecipientLimit(ses.NewMemoryLimiter(2, 10*time.Minute)))
+	if err != nil {
+		panic(err)
+	}
+	for _, usage := range []ses.UsageType{ses.UsageSignIn, ses.UsageRegister, ses.UsageForgotPassword} {
+		_, err := c.SendMessage(ctx, "Bob@Example.com", usage, ses.Payload{"code": "123456", "name": "Bob"})
+		var limited *ses.LimitError
+		if errors.As(err, &limited) {
+			fmt.Printf("%s: refused, one more in %v\n", usage, limited.RetryAfter.Round(time.Minute))
+			continue
+		}
+		fmt.Printf("%s: %v\n", usage, err)
+	}
+	// Output:
+	// SignIn: <nil>
+	// Register: <nil>
+	// ForgotPassword: refused, one more in 10m0s
+}
+
+// suppressingSES has one address on its account-level suppression list.
+type suppressingSES struct{ quietSES }
+
+func (suppressingSES) GetSuppressedDestination(_ context.Context, in *sesv2.GetSuppressedDestinationInput, _ ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error) {
+	if *in.EmailAddress != "gone@example.com" {
+		return nil, &types.NotFoundException{Message: aws.String("not on the suppression list")}
+	}
+	return &sesv2.GetSuppressedDestinationOutput{SuppressedDestination: &types.SuppressedDestination{
+		EmailAddress: in.EmailAddress, Reason: types.SuppressionListReasonBounce, LastUpdateTime: aws.Time(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)),
+	}}, nil
+}
+
+// WithSuppressionCheck asks SES before each send whether the address is on the account's
+// suppression list, where SES would drop the message silently; answers are cached.
+func ExampleWithSuppressionCheck() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(suppressingSES{}), ses.WithSuppressionCheck(10*time.Minute))
+	if err != nil {
+		panic(err)
+	}
+	for _, to := range []string{"bob@example.com", "gone@example.com"} {
+		_, err := c.SendMessage(ctx, to, ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+		var s *ses.Suppression
+		if errors.As(err, &s) {
+			fmt.Printf("%s: suppressed (%s, since %s): ask for another address\n", to, s.Reason, s.LastUpdated.Format(time.DateOnly))
+			continue
+		}
+		fmt.Printf("%s: %v\n", to, err)
+	}
+	// Output:
+	// bob@example.com: <nil>
+	// gone@example.com: suppressed (BOUNCE, since 2026-03-01): ask for another address
+}
+
+// Without WithTracking every send turns open and click tracking off for its message; with it,
+// the configuration set's own settings apply.
+func ExampleWithTracking() {
+	ctx := context.Background()
+	for _, opts := range [][]ses.Option{{ses.WithClient(quietSES{})}, {ses.WithClient(quietSES{}), ses.WithTracking()}} {
+		c, err := ses.New(ctx, exampleConfig(), opts...)
+		if err != nil {
+			panic(err)
+		}
+		in, err := c.Compose(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+		if err != nil {
+			panic(err)
+		}
+		if in.ConfigurationOverrides == nil {
+			fmt.Println("the configuration set's tracking")
+			continue
+		}
+		t := in.ConfigurationOverrides.Tracking
+		fmt.Println("click tracking", t.ClickTrackingEnabled, "open tracking", t.OpenTrackingEnabled)
+	}
+	// Output:
+	// click tracking DISABLED open tracking DISABLED
+	// the configuration set's tracking
+}
+
+// Warm, called after New and before taking traffic, resolves the credentials and opens a
+// connection to SES without sending anything, so that the first sign-in does not wait for them.
+func ExampleConnector_Warm() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden) // SES answers an unsigned request so
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithEndpoint(srv.URL))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(c.Warm(ctx))
+	// Output: <nil>
+}
+
+// SendTest sends the Generic template with the code 000000, as Logto's "Test" button does.
+func ExampleConnector_SendTest() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(printingSES{}))
+	if err != nil {
+		panic(err)
+	}
+	_, err = c.SendTest(ctx, "admin@example.com")
+	fmt.Println(err)
+	// Output:
+	// to admin@example.com: Your code: 000000
+	// <nil>
+}
