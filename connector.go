@@ -37,6 +37,7 @@ type Connector struct {
 
 	recipients  *recipientGate    // nil: no per-recipient limit
 	suppression *suppressionCheck // nil: no suppression check
+	observers   []Observer        // WithObserver
 }
 
 // New validates cfg and the options, prepares the templates, and builds one SES client: from
@@ -85,6 +86,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		client:    o.client,
 		logger:    o.logger,
 		lookup:    o.lookup,
+		observers: o.observers,
 	}
 	if o.maxSendRate > 0 {
 		c.limiter = newSendRate(o.maxSendRate)
@@ -139,7 +141,16 @@ func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType,
 		return "", errNilContext
 	}
 	start := time.Now()
-	id, err := c.sendMessage(ctx, to, usage, payload)
+	var info SendInfo
+	if c.observers != nil {
+		locale, _ := payload["locale"].(string)
+		info = SendInfo{Usage: usage, Locale: payloadLocale(locale)}
+		ctx = c.observeStart(ctx, info)
+	}
+	id, tr, err := c.sendMessage(ctx, to, usage, payload)
+	if c.observers != nil {
+		c.observeDone(ctx, info, start, id, tr, err)
+	}
 	if err != nil {
 		c.logFailed(ctx, start, to, usage, err)
 		return "", err
@@ -148,51 +159,63 @@ func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType,
 	return id, nil
 }
 
-// sendMessage composes, passes the recipient limit, and sends, in that order: a request that
-// is not valid does not count against the recipient.
-func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType, payload Payload) (string, error) {
-	in, err := c.Compose(ctx, to, usage, payload)
+// sendMessage composes, passes the recipient limit and the suppression check, and sends, in
+// that order: a request that is not valid does not count against the recipient.
+func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType, payload Payload) (string, sendTrace, error) {
+	var tr sendTrace
+	in, ct, err := c.compose(ctx, to, usage, payload)
+	if ct != nil {
+		tr.template = ct.name
+	}
 	if err != nil {
-		return "", err
+		return "", tr, err
 	}
 	if c.recipients != nil {
 		if err := c.recipients.allow(ctx, to, c.logger); err != nil {
-			return "", err
+			return "", tr, err
 		}
 	}
 	if c.suppression != nil {
 		if err := c.suppression.check(ctx, to, c.logger); err != nil {
-			return "", err
+			return "", tr, err
 		}
 	}
-	return c.send(ctx, in)
+	id, called, err := c.send(ctx, in)
+	tr.calledSES = called
+	return id, tr, err
 }
 
 // Compose returns exactly what SendMessage would send, sending nothing: for dry runs, previews
 // and tests.
 func (c *Connector) Compose(ctx context.Context, to string, usage UsageType, payload Payload) (*sesv2.SendEmailInput, error) {
+	in, _, err := c.compose(ctx, to, usage, payload)
+	return in, err
+}
+
+// compose builds the request, and says which template it chose (nil when none was).
+func (c *Connector) compose(ctx context.Context, to string, usage UsageType, payload Payload) (*sesv2.SendEmailInput, *compiledTemplate, error) {
 	if ctx == nil {
-		return nil, errNilContext
+		return nil, nil, errNilContext
 	}
 	if err := checkRecipient(to); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !usage.known() {
-		return nil, fmt.Errorf("%w: unknown usage type %q; use one of %s", ErrInvalidParameters, usage, usageList())
+		return nil, nil, fmt.Errorf("%w: unknown usage type %q; use one of %s", ErrInvalidParameters, usage, usageList())
 	}
 	locale, ok := payload["locale"].(string)
 	if !ok && payload["locale"] != nil {
-		return nil, fmt.Errorf("%w: payload locale must be a string such as \"pt-BR\", not %T", ErrInvalidParameters, payload["locale"])
+		return nil, nil, fmt.Errorf("%w: payload locale must be a string such as \"pt-BR\", not %T", ErrInvalidParameters, payload["locale"])
 	}
 	ct, err := c.template(ctx, usage, payloadLocale(locale))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, err := ct.render(payload)
 	if err != nil {
-		return nil, err
+		return nil, ct, err
 	}
-	return c.sender.compose(to, usage, ct, r), nil
+	return c.sender.compose(to, usage, ct, r), ct, nil
 }
 
 // SendTest sends the Generic template with the code "000000", as Logto's "Test" button does:
@@ -224,22 +247,23 @@ func (c *Connector) template(ctx context.Context, usage UsageType, locale string
 	return nil, fmt.Errorf("%w: no template for usage type %s, locale %q, and no Generic template", ErrTemplateNotFound, usage, locale)
 }
 
-// send waits for the rate limiter, if any, and calls SES. Success is a MessageId: an answer
-// without one is an error, since the caller would believe a code was sent.
-func (c *Connector) send(ctx context.Context, in *sesv2.SendEmailInput) (string, error) {
+// send waits for the rate limiter, if any, and calls SES; it says whether it called SES.
+// Success is a MessageId: an answer without one is an error, since the caller would believe a
+// code was sent.
+func (c *Connector) send(ctx context.Context, in *sesv2.SendEmailInput) (string, bool, error) {
 	if c.limiter != nil {
 		if err := c.limiter.wait(ctx); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	out, err := c.client.SendEmail(ctx, in)
 	if err != nil {
-		return "", sendError(err)
+		return "", true, sendError(err)
 	}
 	if out == nil || aws.ToString(out.MessageId) == "" {
-		return "", errNoMessageID
+		return "", true, errNoMessageID
 	}
-	return *out.MessageId, nil
+	return *out.MessageId, true, nil
 }
 
 func (c *Connector) logSent(ctx context.Context, start time.Time, to string, usage UsageType, id string) {

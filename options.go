@@ -29,6 +29,7 @@ type options struct {
 	suppressionTimeout time.Duration
 	limiterTimeout     time.Duration
 	keepTracking       bool
+	observers          []Observer
 	problems           problems
 }
 

@@ -14,6 +14,7 @@ type Payload map[string]any
 
 // compiledTemplate is a validated Template parsed for rendering.
 type compiledTemplate struct {
+	name    string // "templates[2]", or "lookup": what observers are told
 	subject text
 	html    *text  // nil for plain-text content
 	text    *text  // nil without a plain-text part
@@ -105,7 +106,9 @@ type templateSet map[templateKey]*compiledTemplate
 func newTemplateSet(ts []Template) templateSet {
 	set := make(templateSet, len(ts))
 	for i := range ts {
-		set[templateKey{ts[i].UsageType, normalizeLocale(ts[i].Locale)}], _ = compileTemplate(&ts[i])
+		ct, _ := compileTemplate(&ts[i])
+		ct.name = fmt.Sprintf("templates[%d]", i)
+		set[templateKey{ts[i].UsageType, normalizeLocale(ts[i].Locale)}] = ct
 	}
 	return set
 }
@@ -170,6 +173,7 @@ func lookupTemplate(t *Template, usage UsageType, locale string) (*compiledTempl
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	ct, _ := compileTemplate(t)
+	ct.name = "lookup"
 	return ct, nil
 }
 
