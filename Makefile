@@ -9,8 +9,8 @@ FUZZTIME ?= 4s
 EMULATOR := internal/emulator/node_modules/.package-lock.json
 GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 # The modules of this repository, tied by go.work: the library, and those kept apart so that it
-# needs no Redis client, browser driver or file watcher.
-MODULES  := . cmd/sesconnector redislimit examples/authserver internal/release
+# needs no Redis client, OpenTelemetry, browser driver or file watcher.
+MODULES  := . cmd/sesconnector redislimit sesotel examples/authserver internal/release
 # Each test that skips for a missing real part (only with SESCONNECTOR_ALLOW_MISSING=1) writes
 # a line here; the run ends by printing them.
 export SESCONNECTOR_SKIPPED := $(CURDIR)/.skipped-tests

@@ -7,6 +7,13 @@
 // It prints an importer's module count and the smallest sender's size.
 //
 //	go run ./internal/release [-keep]
+//	go run ./internal/release -tidy [DIR...]
+//
+// With -tidy it instead runs `go mod tidy` outside the workspace in the nested modules of the
+// working tree (all of them, or the DIRs given), resolving the library's unreleased version
+// from a scratch proxy of HEAD, and keeps no checksum of this repository's modules in their
+// go.sum (the release computes those): how a nested module gets a new dependency while the
+// library's next version is not yet tagged.
 //
 // Third-party modules come from the GOPROXY already set (the Go module proxy); nothing is
 // pushed anywhere, and the repository itself gets no tag.
@@ -40,24 +47,100 @@ var nested = []struct {
 	deps []string
 }{
 	{"redislimit", []string{root}},
+	{"sesotel", []string{root}},
 	{"cmd/sesconnector", []string{root}},
 }
 
+// unreleased are the modules of this repository that are never tagged, tidied by -tidy too.
+var unreleased = []string{"examples/authserver"}
+
 func main() {
 	keep := flag.Bool("keep", false, "keep the scratch directory and print its path")
+	tidy := flag.Bool("tidy", false, "tidy the working tree's nested modules (or the DIRs given) against HEAD's unreleased library, instead of the proof")
 	flag.Parse()
-	if err := run(*keep); err != nil {
+	var err error
+	if *tidy {
+		err = tidyModules(flag.Args())
+	} else {
+		err = run(*keep)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "release:", err)
 		os.Exit(1)
 	}
 }
 
-func run(keep bool) error {
-	top, err := output("", nil, "git", "rev-parse", "--show-toplevel")
+// scratchClone clones HEAD of the repository into a scratch directory, with a committer.
+func scratchClone() (top, scratch, repo, proxy string, err error) {
+	out, err := output("", nil, "git", "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", "", "", "", err
+	}
+	top = strings.TrimSpace(out)
+	if scratch, err = os.MkdirTemp("", "sesconnector-release-"); err != nil {
+		return "", "", "", "", err
+	}
+	repo, proxy = filepath.Join(scratch, "repo"), filepath.Join(scratch, "proxy")
+	if _, err := output("", nil, "git", "clone", "--quiet", top, repo); err != nil {
+		return "", "", "", "", err
+	}
+	for _, kv := range [][2]string{{"user.name", "release proof"}, {"user.email", "release@example.invalid"}} {
+		if _, err := output(repo, nil, "git", "config", kv[0], kv[1]); err != nil {
+			return "", "", "", "", err
+		}
+	}
+	return top, scratch, repo, proxy, nil
+}
+
+// tidyModules tidies nested modules of the working tree outside the workspace, with HEAD's
+// library and redislimit published as the version they require.
+func tidyModules(dirs []string) error {
+	top, scratch, repo, proxy, err := scratchClone()
 	if err != nil {
 		return err
 	}
-	scratch, err := os.MkdirTemp("", "sesconnector-release-")
+	defer os.RemoveAll(scratch)
+	if err := tagAndPublish(repo, proxy, root, "", version); err != nil {
+		return err
+	}
+	for _, dir := range []string{"redislimit", "sesotel"} { // what examples/authserver requires besides
+		if err := tagAndPublish(repo, proxy, root+"/"+dir, dir, dir+"/"+version); err != nil {
+			return err
+		}
+	}
+	if len(dirs) == 0 {
+		for _, m := range nested {
+			dirs = append(dirs, m.dir)
+		}
+		dirs = append(dirs, unreleased...)
+	}
+	env := goEnv(proxy)
+	for _, dir := range dirs {
+		abs := filepath.Join(top, dir)
+		if _, err := output(abs, env, "go", "mod", "tidy"); err != nil {
+			return err
+		}
+		sum := filepath.Join(abs, "go.sum")
+		data, err := os.ReadFile(sum)
+		if err != nil {
+			return err
+		}
+		var kept []string
+		for _, line := range strings.SplitAfter(string(data), "\n") {
+			if !strings.HasPrefix(line, root+" ") && !strings.HasPrefix(line, root+"/") {
+				kept = append(kept, line)
+			}
+		}
+		if err := os.WriteFile(sum, []byte(strings.Join(kept, "")), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("tidied", dir)
+	}
+	return nil
+}
+
+func run(keep bool) error {
+	_, scratch, repo, proxy, err := scratchClone()
 	if err != nil {
 		return err
 	}
@@ -65,15 +148,6 @@ func run(keep bool) error {
 		fmt.Println("scratch directory:", scratch)
 	} else {
 		defer os.RemoveAll(scratch)
-	}
-	repo, proxy := filepath.Join(scratch, "repo"), filepath.Join(scratch, "proxy")
-	if _, err := output("", nil, "git", "clone", "--quiet", strings.TrimSpace(top), repo); err != nil {
-		return err
-	}
-	for _, kv := range [][2]string{{"user.name", "release proof"}, {"user.email", "release@example.invalid"}} {
-		if _, err := output(repo, nil, "git", "config", kv[0], kv[1]); err != nil {
-			return err
-		}
 	}
 	env := goEnv(proxy)
 
