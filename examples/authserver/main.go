@@ -17,6 +17,9 @@
 // cannot receive our mail; use another". Otherwise every address gets the same answers: the
 // server does not tell whether an account exists.
 //
+// /metrics serves sends (by usage type, outcome and region) and feedback events (by type) in
+// Prometheus's format, through sesotel and OpenTelemetry's Prometheus exporter.
+//
 // /ses-events is the SNS endpoint of the topic the SES identity (or configuration set)
 // publishes bounces and complaints to: subscribe it over HTTPS. The topic's ARN is required
 // (-topic, or SES_TOPIC_ARN): messages of any other topic are refused, since anyone can
@@ -72,7 +75,12 @@ func run(configPath, addr, endpoint, topic string) error {
 	if err != nil {
 		return err
 	}
-	opts := []ses.Option{ses.WithLogger(log), ses.WithRecipientLimit(limiter), ses.WithSuppressionCheck(10 * time.Minute)}
+	obs, metrics, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	opts := []ses.Option{ses.WithLogger(log), ses.WithRecipientLimit(limiter), ses.WithSuppressionCheck(10 * time.Minute),
+		ses.WithObserver(obs), ses.WithSESOptions(obs.SESOptions())}
 	if endpoint != "" {
 		opts = append(opts, ses.WithEndpoint(endpoint))
 	}
@@ -81,11 +89,11 @@ func run(configPath, addr, endpoint, topic string) error {
 		return err
 	}
 	server := NewServer(conn, DefaultPolicy, log)
-	events, err := feedback.NewSNSHandler(server.HandleEvent, feedback.WithTopicARNs(topic), feedback.WithSNSLogger(log))
+	events, err := feedback.NewSNSHandler(obs.Feedback(server.HandleEvent), feedback.WithTopicARNs(topic), feedback.WithSNSLogger(log))
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(addr, server.Handler(events))
+	srv := newHTTPServer(addr, server.Handler(events, metrics))
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
