@@ -41,11 +41,18 @@ type Report struct {
 	AccountRead          bool // ProductionAccess, SendingEnabled and the quota were read
 	IdentityRead         bool // IdentityVerified was read
 	ConfigurationSetRead bool // ConfigurationSetFound was read (false when none is configured)
+
+	EnforcementStatus string // GetAccount's: HEALTHY, PROBATION, SHUTDOWN; "" unread
+
+	vdmEnabled bool // Virtual Deliverability Manager is on: SES's recommendations are read
 }
 
 // Check asks SES, without sending, whether this connector can send: whether the account is out
-// of the sandbox with sending enabled and quota left, whether the From identity is verified in
-// the region, and whether the configuration set exists. Access denied on one of its calls is a
+// of the sandbox with sending enabled and quota left and not under review (EnforcementStatus),
+// whether the From identity is verified in the region and signs with DKIM, whether the
+// configuration set exists and stops retrying a message before its code expires, and, where
+// Virtual Deliverability Manager is on, SES's recommendations for the identity (DKIM, SPF,
+// DMARC, BIMI). Access denied on one of its calls is a
 // problem naming the IAM action to grant. The error is only for when SES cannot be asked at all
 // (no credentials, no network, a client without CheckAPI); it matches ErrSendFailed, or
 // ErrInvalidConfig for the client.
@@ -59,7 +66,7 @@ func (c *Connector) Check(ctx context.Context) (*Report, error) {
 	}
 	r := &Report{Region: c.region, ConfigurationSet: c.sender.configurationSetName, ConfigurationSetFound: c.sender.configurationSetName == ""}
 	steps := []func(context.Context, CheckAPI, *Report) (stop bool, err error){
-		c.checkAccount, c.checkIdentity, c.checkConfigurationSet, c.checkSuppressionAccess,
+		c.checkAccount, c.checkIdentity, c.checkConfigurationSet, c.checkSuppressionAccess, c.checkRecommendations,
 	}
 	for _, step := range steps {
 		stop, err := step(ctx, api, r)
@@ -80,13 +87,15 @@ func (c *Connector) checkAccount(ctx context.Context, api CheckAPI, r *Report) (
 	}
 	r.AccountRead = true
 	r.ProductionAccess, r.SendingEnabled = out.ProductionAccessEnabled, out.SendingEnabled
+	c.checkEnforcement(r, aws.ToString(out.EnforcementStatus))
+	r.vdmEnabled = out.VdmAttributes != nil && out.VdmAttributes.VdmEnabled == types.FeatureStatusEnabled
 	if q := out.SendQuota; q != nil {
 		r.MaxSendRate, r.Max24HourSend, r.SentLast24Hours = q.MaxSendRate, q.Max24HourSend, q.SentLast24Hours
 	}
 	if !r.ProductionAccess {
 		r.Problems = append(r.Problems, fmt.Sprintf("the account is in the SES sandbox in %s: only verified recipients receive mail; request production access (SES console, Account dashboard)", c.region))
 	}
-	if !r.SendingEnabled {
+	if !r.SendingEnabled && r.EnforcementStatus != "SHUTDOWN" {
 		status := aws.ToString(out.EnforcementStatus)
 		r.Problems = append(r.Problems, fmt.Sprintf("sending is paused for the account in %s (enforcement status %q): see the SES console's Reputation metrics, fix the cause, then resume sending or contact AWS Support", c.region, status))
 	}
@@ -119,6 +128,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 	switch {
 	case err == nil && out.VerifiedForSendingStatus:
 		r.IdentityRead, r.IdentityVerified = true, true
+		c.checkDKIM(r, address, out)
 		return false, nil
 	case err != nil && !isCode(err, "NotFoundException"):
 		return c.callProblem(r, "GetEmailIdentity", "check the From identity", err)
@@ -128,6 +138,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 	switch {
 	case derr == nil && domainOut.VerifiedForSendingStatus:
 		r.Identity, r.IdentityRead, r.IdentityVerified = domain, true, true
+		c.checkDKIM(r, domain, domainOut)
 		if addressPending {
 			r.Notes = append(r.Notes, fmt.Sprintf("the address identity %s is not verified (%s), but its domain %s is: mail is sent under the domain's verification", address, out.VerificationStatus, domain))
 		}
@@ -148,6 +159,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 func (c *Connector) verified(r *Report, name string, out *sesv2.GetEmailIdentityOutput) {
 	r.Identity, r.IdentityRead, r.IdentityVerified = name, true, out.VerifiedForSendingStatus
 	if out.VerifiedForSendingStatus {
+		c.checkDKIM(r, name, out)
 		return
 	}
 	switch out.VerificationStatus {
@@ -180,6 +192,7 @@ func (c *Connector) checkConfigurationSet(ctx context.Context, api CheckAPI, r *
 	if out.SendingOptions != nil && !out.SendingOptions.SendingEnabled {
 		r.Problems = append(r.Problems, fmt.Sprintf("sending is disabled for the configuration set %q in %s: enable it, or use another", name, c.region))
 	}
+	c.checkDeliveryTime(r, name, out)
 	return false, nil
 }
 

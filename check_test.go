@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,8 @@ type fakeSES struct {
 	identities map[string]map[string]any // GetEmailIdentity's answers; others are NotFound
 	sets       map[string]map[string]any // GetConfigurationSet's answers; others are NotFound
 	denied     string                    // the path prefix answered with AccessDeniedException
+	throttled  string                    // the path prefix answered with TooManyRequestsException
+	recs       []map[string]any          // ListRecommendations's answer
 }
 
 func readyAccount() map[string]any {
@@ -43,6 +46,9 @@ func (f fakeSES) respond(_ int, req sestest.Request) sestest.Response {
 	if f.denied != "" && strings.HasPrefix(req.Path, f.denied) {
 		return sestest.Error(http.StatusForbidden, "AccessDeniedException", "User is not authorized to perform this action")
 	}
+	if f.throttled != "" && strings.HasPrefix(req.Path, f.throttled) {
+		return sestest.Error(http.StatusTooManyRequests, "TooManyRequestsException", "Too many requests")
+	}
 	answer := func(v map[string]any) sestest.Response {
 		if v == nil {
 			return sestest.Error(http.StatusNotFound, "NotFoundException", "not found")
@@ -58,6 +64,8 @@ func (f fakeSES) respond(_ int, req sestest.Request) sestest.Response {
 		return answer(f.identities[name])
 	case strings.HasPrefix(req.Path, "/v2/email/configuration-sets/"):
 		return answer(f.sets[name])
+	case req.Path == "/v2/email/vdm/recommendations":
+		return answer(map[string]any{"Recommendations": f.recs})
 	}
 	return sestest.Error(http.StatusNotFound, "UnknownOperationException", req.Path)
 }
@@ -82,10 +90,11 @@ func TestCheckReady(t *testing.T) {
 	r, paths := checkWith(t, cfg, fakeSES{
 		account:    readyAccount(),
 		identities: map[string]map[string]any{"noreply@example.com": verifiedIdentity("EMAIL_ADDRESS")},
-		sets:       map[string]map[string]any{"auth-mail": {"ConfigurationSetName": "auth-mail", "SendingOptions": map[string]any{"SendingEnabled": true}}},
+		sets: map[string]map[string]any{"auth-mail": {"ConfigurationSetName": "auth-mail", "SendingOptions": map[string]any{"SendingEnabled": true},
+			"DeliveryOptions": map[string]any{"MaxDeliverySeconds": 900}}},
 	})
 	assert.Equal(t, &ses.Report{
-		Region: "us-east-1", ProductionAccess: true, SendingEnabled: true,
+		Region: "us-east-1", ProductionAccess: true, SendingEnabled: true, EnforcementStatus: "HEALTHY",
 		MaxSendRate: 14, Max24HourSend: 50000, SentLast24Hours: 120,
 		Identity: "noreply@example.com", IdentityVerified: true, ConfigurationSet: "auth-mail", ConfigurationSetFound: true,
 		AccountRead: true, IdentityRead: true, ConfigurationSetRead: true,
@@ -111,7 +120,7 @@ func TestCheckProblems(t *testing.T) {
 			problems: []string{"the account is in the SES sandbox in eu-west-1: only verified recipients receive mail; request production access"},
 			identity: "example.com", verified: true},
 		{name: "sending paused", fake: fakeSES{account: map[string]any{"ProductionAccessEnabled": true, "SendingEnabled": false, "EnforcementStatus": "PROBATION"}, identities: domainOnly},
-			problems: []string{`sending is paused for the account in eu-west-1 (enforcement status "PROBATION")`},
+			problems: []string{"SES is reviewing the account in eu-west-1 (enforcement status PROBATION)", `sending is paused for the account in eu-west-1 (enforcement status "PROBATION")`},
 			identity: "example.com", verified: true},
 		{name: "quota used up", fake: fakeSES{account: map[string]any{"ProductionAccessEnabled": true, "SendingEnabled": true, "SendQuota": map[string]any{"Max24HourSend": 200, "SentLast24Hours": 200}}, identities: domainOnly},
 			problems: []string{"the 24-hour sending quota in eu-west-1 is used up (200 of 200)"},
@@ -141,6 +150,7 @@ func TestCheckProblems(t *testing.T) {
 			fake: fakeSES{account: readyAccount(), identities: domainOnly, sets: map[string]map[string]any{
 				"auth-mail": {"SendingOptions": map[string]any{"SendingEnabled": false}}}},
 			problems: []string{`sending is disabled for the configuration set "auth-mail"`},
+			notes:    []string{`the configuration set "auth-mail" lets SES retry a message's delivery for long (MaxDeliverySeconds unset, so SES retries a message for up to 14 hours)`},
 			identity: "example.com", verified: true},
 		{name: "cross-account identity ARN", cfg: func(c *ses.Config) {
 			c.EmailAddressIdentityArn = "arn:aws:ses:eu-west-1:999999999999:identity/partner.example"
@@ -229,4 +239,87 @@ func TestEmulatorCheckReadsAccount(t *testing.T) {
 	assert.Contains(t, r.Problems[0], "the account is in the SES sandbox in eu-west-1")
 	// The emulator has no GetEmailIdentity: Check says so as a problem, and goes on.
 	assert.Contains(t, strings.Join(r.Problems, "\n"), "ses:GetEmailIdentity failed")
+}
+
+// What decides whether a code arrives in time: enforcement status, DKIM, how long SES retries,
+// and SES's recommendations where Virtual Deliverability Manager is on; each new call denied
+// or throttled is a note naming what Check could not read.
+func TestCheckDeliverability(t *testing.T) {
+	t.Parallel()
+	withDKIM := func(status string, signing bool) map[string]map[string]any {
+		id := verifiedIdentity("DOMAIN")
+		id["DkimAttributes"] = map[string]any{"Status": status, "SigningEnabled": signing}
+		return map[string]map[string]any{"example.com": id}
+	}
+	account := func(status string, vdm bool) map[string]any {
+		a := readyAccount()
+		a["EnforcementStatus"] = status
+		if vdm {
+			a["VdmAttributes"] = map[string]any{"VdmEnabled": "ENABLED"}
+		}
+		return a
+	}
+	set := func(seconds any) map[string]map[string]any {
+		s := map[string]any{"SendingOptions": map[string]any{"SendingEnabled": true}}
+		if seconds != nil {
+			s["DeliveryOptions"] = map[string]any{"MaxDeliverySeconds": seconds}
+		}
+		return map[string]map[string]any{"auth-mail": s}
+	}
+	recs := []map[string]any{
+		{"ResourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/example.com", "Type": "DMARC", "Impact": "HIGH", "Status": "OPEN", "Description": "No DMARC record found for example.com"},
+		{"ResourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/example.com", "Type": "BIMI", "Impact": "LOW", "Status": "OPEN", "Description": "No BIMI record"},
+		{"ResourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/other.example", "Type": "SPF", "Impact": "HIGH", "Status": "OPEN", "Description": "not ours"},
+	}
+	cases := []struct {
+		name           string
+		fake           fakeSES
+		set            bool
+		problems       []string
+		notes          []string
+		enforcement    string
+		wantRecsCalled bool
+	}{
+		{name: "healthy, DKIM signing, retries bounded", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("SUCCESS", true), sets: set(900)}, set: true, enforcement: "HEALTHY"},
+		{name: "probation", fake: fakeSES{account: account("PROBATION", false), identities: withDKIM("SUCCESS", true)},
+			problems: []string{"SES is reviewing the account in eu-west-1 (enforcement status PROBATION)"}, enforcement: "PROBATION"},
+		{name: "shutdown", fake: fakeSES{account: func() map[string]any { a := account("SHUTDOWN", false); a["SendingEnabled"] = false; return a }(), identities: withDKIM("SUCCESS", true)},
+			problems: []string{"SES has shut down sending for the account in eu-west-1 (enforcement status SHUTDOWN): contact AWS Support"}, enforcement: "SHUTDOWN"},
+		{name: "DKIM failed", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("FAILED", true)},
+			problems: []string{"DKIM for example.com in eu-west-1 is FAILED"}, enforcement: "HEALTHY"},
+		{name: "DKIM pending", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("PENDING", true)},
+			notes: []string{"DKIM for example.com in eu-west-1 is PENDING"}, enforcement: "HEALTHY"},
+		{name: "DKIM signing off", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("SUCCESS", false)},
+			notes: []string{"DKIM signing is off for example.com"}, enforcement: "HEALTHY"},
+		{name: "retries for 2 hours", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("SUCCESS", true), sets: set(7200)}, set: true,
+			notes: []string{`the configuration set "auth-mail" lets SES retry a message's delivery for long (MaxDeliverySeconds 7200 s): a code delivered after it expired is worse than none; set 900 s: aws sesv2 put-configuration-set-delivery-options --configuration-set-name auth-mail --max-delivery-seconds 900`},
+			enforcement: "HEALTHY"},
+		{name: "VDM recommendations", fake: fakeSES{account: account("HEALTHY", true), identities: withDKIM("SUCCESS", true), recs: recs},
+			problems: []string{"SES recommends, for example.com (DMARC, HIGH impact): No DMARC record found for example.com"},
+			notes:    []string{"SES recommends, for example.com (BIMI, LOW impact): No BIMI record"}, enforcement: "HEALTHY", wantRecsCalled: true},
+		{name: "VDM recommendations denied", fake: fakeSES{account: account("HEALTHY", true), identities: withDKIM("SUCCESS", true), denied: "/v2/email/vdm/"},
+			notes: []string{"access denied to ses:ListRecommendations: grant it to let Check read SES's deliverability recommendations for the identity"}, enforcement: "HEALTHY", wantRecsCalled: true},
+		{name: "VDM recommendations throttled", fake: fakeSES{account: account("HEALTHY", true), identities: withDKIM("SUCCESS", true), throttled: "/v2/email/vdm/"},
+			notes: []string{"ses:ListRecommendations was throttled, so Check could not read SES's deliverability recommendations for the identity; try again"}, enforcement: "HEALTHY", wantRecsCalled: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig()
+			if tc.set {
+				cfg.ConfigurationSetName = "auth-mail"
+			}
+			r, paths := checkWith(t, cfg, tc.fake)
+			require.Len(t, r.Problems, len(tc.problems), "%q", r.Problems)
+			for i, want := range tc.problems {
+				assert.Contains(t, r.Problems[i], want)
+			}
+			require.Len(t, r.Notes, len(tc.notes), "%q", r.Notes)
+			for i, want := range tc.notes {
+				assert.Contains(t, r.Notes[i], want)
+			}
+			assert.Equal(t, tc.enforcement, r.EnforcementStatus)
+			assert.Equal(t, tc.wantRecsCalled, slices.Contains(paths, "POST /v2/email/vdm/recommendations"), "%v", paths)
+		})
+	}
 }

@@ -38,6 +38,8 @@ type Connector struct {
 	recipients  *recipientGate    // nil: no per-recipient limit
 	suppression *suppressionCheck // nil: no suppression check
 	observers   []Observer        // WithObserver
+	insights    *insightsCheck    // nil: the client has no GetEmailAddressInsights
+	checkOnSend bool              // WithAddressInsights: insights asked before the policy's sends
 }
 
 // New validates cfg and the options, prepares the templates, and builds one SES client: from
@@ -108,6 +110,15 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		}
 		c.suppression = newSuppressionCheck(api, o.suppressionTTL, o.suppressionTimeout)
 	}
+	if api, ok := c.client.(InsightsAPI); ok {
+		policy := InsightsPolicy{}
+		if o.insights != nil {
+			policy = *o.insights
+		}
+		c.insights, c.checkOnSend = newInsightsCheck(api, policy), o.insights != nil
+	} else if o.insights != nil {
+		return nil, &ConfigError{Problems: []Problem{{Path: "WithAddressInsights", Message: "the client given to WithClient has no GetEmailAddressInsights (InsightsAPI)"}}}
+	}
 	return c, nil
 }
 
@@ -159,8 +170,9 @@ func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType,
 	return id, nil
 }
 
-// sendMessage composes, passes the recipient limit and the suppression check, and sends, in
-// that order: a request that is not valid does not count against the recipient.
+// sendMessage composes, passes the recipient limit, the suppression check and the address
+// insights, and sends, in that order: a request that is not valid does not count against the
+// recipient, and the paid insights are asked last.
 func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType, payload Payload) (string, sendTrace, error) {
 	var tr sendTrace
 	in, ct, err := c.compose(ctx, to, usage, payload)
@@ -177,6 +189,11 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 	}
 	if c.suppression != nil {
 		if err := c.suppression.check(ctx, to, c.logger); err != nil {
+			return "", tr, err
+		}
+	}
+	if c.checkOnSend {
+		if err := c.insights.check(ctx, to, usage, c.logger); err != nil {
 			return "", tr, err
 		}
 	}

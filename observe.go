@@ -47,7 +47,7 @@ const (
 	OutcomeInvalid          Outcome = "invalid"           // ErrInvalidParameters, ErrTemplateNotFound (not the three below)
 	OutcomeSuppressed       Outcome = "suppressed"        // ErrSuppressed
 	OutcomeRecipientLimited Outcome = "recipient_limited" // ErrRecipientLimited
-	OutcomeUndeliverable    Outcome = "undeliverable"     // SES's address insights said no
+	OutcomeUndeliverable    Outcome = "undeliverable"     // ErrUndeliverable
 	OutcomeThrottled        Outcome = "throttled"         // ErrThrottled
 	OutcomeRejected         Outcome = "rejected"          // SES refused this message (MessageRejected, identity not verified, ...)
 	OutcomeFailed           Outcome = "failed"            // any other ErrSendFailed (network, 5xx, access denied)
@@ -106,6 +106,8 @@ func outcomeOf(ctx context.Context, err error) Outcome {
 		return OutcomeSuppressed
 	case errors.Is(err, ErrRecipientLimited):
 		return OutcomeRecipientLimited
+	case errors.Is(err, ErrUndeliverable):
+		return OutcomeUndeliverable
 	case errors.Is(err, ErrInvalidParameters), errors.Is(err, ErrTemplateNotFound):
 		return OutcomeInvalid
 	case errors.Is(err, ErrThrottled):

@@ -30,6 +30,7 @@ type options struct {
 	limiterTimeout     time.Duration
 	keepTracking       bool
 	observers          []Observer
+	insights           *InsightsPolicy
 	problems           problems
 }
 

@@ -71,6 +71,7 @@ type jsonReport struct {
 	MaxSendRate           *float64 `json:"maxSendRate"`
 	Max24HourSend         *float64 `json:"max24HourSend"`
 	SentLast24Hours       *float64 `json:"sentLast24Hours"`
+	EnforcementStatus     *string  `json:"enforcementStatus"` // HEALTHY, PROBATION, SHUTDOWN
 	Identity              string   `json:"identity"`
 	IdentityVerified      *bool    `json:"identityVerified"`
 	ConfigurationSet      *string  `json:"configurationSet"`      // null: none configured
@@ -86,6 +87,9 @@ func reportJSON(r *ses.Report) jsonReport {
 	}
 	if j.Notes == nil {
 		j.Notes = []string{}
+	}
+	if r.EnforcementStatus != "" {
+		j.EnforcementStatus = &r.EnforcementStatus
 	}
 	if r.AccountRead {
 		j.ProductionAccess, j.SendingEnabled = &r.ProductionAccess, &r.SendingEnabled
@@ -117,6 +121,11 @@ func printReport(w io.Writer, r *ses.Report) {
 	fmt.Fprintf(w, "Region:            %s\n", r.Region)
 	fmt.Fprintf(w, "Production access: %s\n", yes(r.AccountRead, r.ProductionAccess))
 	fmt.Fprintf(w, "Sending enabled:   %s\n", yes(r.AccountRead, r.SendingEnabled))
+	enforcement := r.EnforcementStatus
+	if enforcement == "" {
+		enforcement = "unknown"
+	}
+	fmt.Fprintf(w, "Enforcement:       %s\n", enforcement)
 	if r.AccountRead {
 		fmt.Fprintf(w, "Send quota:        %g/s; %g of %g sent in the last 24 hours\n", r.MaxSendRate, r.SentLast24Hours, r.Max24HourSend)
 	} else {

@@ -7,6 +7,7 @@
 //	sesconnector validate F...
 //	sesconnector preview  -config F [-addr 127.0.0.1:8088] [-payload JSON]
 //	sesconnector events   -queue URL | -listen ADDR -topic ARN
+//	sesconnector insights -config F ADDR...
 //	sesconnector version
 //
 // Exit status: 0 done; 1 the config, the input or SES said no; 2 bad flags or arguments.
@@ -52,7 +53,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand, versionCommand}
+var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand, insightsCommand, versionCommand}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -182,9 +183,12 @@ func checkEndpoint(endpoint string) string {
 
 // fail prints err, once prefixed with the command's name, and returns exitNo.
 func fail(e *env, c *command, err error) int {
-	fmt.Fprintf(e.stderr, "sesconnector %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "sesconnector: "))
+	fmt.Fprintf(e.stderr, "sesconnector %s: %s\n", c.name, trimPrefix(err))
 	return exitNo
 }
+
+// trimPrefix is err's text without the library's own "sesconnector: ".
+func trimPrefix(err error) string { return strings.TrimPrefix(err.Error(), "sesconnector: ") }
 
 // serve serves h on l until ctx ends, then shuts down, giving requests in flight 5 s.
 func serve(ctx context.Context, l net.Listener, h http.Handler) error {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -292,4 +294,41 @@ func TestEventsListen(t *testing.T) {
 	assert.Equal(t, 0, <-done)
 	assert.Empty(t, out.String(), "nothing unverified is printed")
 	assert.Contains(t, errOut.String(), "SNS endpoint at http://"+addr)
+}
+
+// insights prints every verdict per address, and exits 1 when the default policy would refuse one.
+func TestInsights(t *testing.T) {
+	srv := sestest.New(t)
+	verdicts := func(valid, disposable types.EmailAddressInsightsConfidenceVerdict) string {
+		v := func(c types.EmailAddressInsightsConfidenceVerdict) *types.EmailAddressInsightsVerdict {
+			return &types.EmailAddressInsightsVerdict{ConfidenceVerdict: c}
+		}
+		body, err := json.Marshal(&sesv2.GetEmailAddressInsightsOutput{MailboxValidation: &types.MailboxValidation{IsValid: v(valid),
+			Evaluations: &types.EmailAddressInsightsMailboxEvaluations{HasValidSyntax: v("HIGH"), HasValidDnsRecords: v(valid), MailboxExists: v(valid),
+				IsDisposable: v(disposable), IsRoleAddress: v("LOW"), IsRandomInput: v("LOW")}}})
+		require.NoError(t, err)
+		return string(body)
+	}
+	srv.Respond(func(_ int, req sestest.Request) sestest.Response {
+		switch req.JSON["EmailAddress"] {
+		case "jane@example.com":
+			return sestest.Response{Body: verdicts("HIGH", "LOW")}
+		case "jnae@exmaple.com":
+			return sestest.Response{Body: verdicts("LOW", "LOW")}
+		}
+		return sestest.Error(http.StatusForbidden, "AccessDeniedException", "not authorized to perform ses:GetEmailAddressInsights")
+	})
+	code, stdout, stderr := sesconnector("insights", "-config", exampleConfig, "-endpoint", srv.URL, "jane@example.com")
+	assert.Equal(t, 0, code, stderr)
+	assert.Equal(t, "ADDRESS           VALID  SYNTAX  DNS   MAILBOX  DISPOSABLE  ROLE  RANDOM  DEFAULT POLICY\njane@example.com  HIGH   HIGH    HIGH  HIGH     LOW         LOW   LOW     send\n", stdout)
+
+	code, stdout, stderr = sesconnector("insights", "-config", exampleConfig, "-endpoint", srv.URL, "jane@example.com", "jnae@exmaple.com", "denied@example.com")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "jnae@exmaple.com  LOW    HIGH    LOW   LOW      LOW         LOW   LOW     refuse\n")
+	assert.Contains(t, stderr, "sesconnector insights: denied@example.com: SES's address insights: ")
+	assert.Contains(t, stderr, "AccessDeniedException")
+
+	code, _, stderr = sesconnector("insights", "-config", exampleConfig)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "give at least one address")
 }
