@@ -292,7 +292,7 @@ func TestCheckDeliverability(t *testing.T) {
 		{name: "DKIM signing off", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("SUCCESS", false)},
 			notes: []string{"DKIM signing is off for example.com"}, enforcement: "HEALTHY"},
 		{name: "retries for 2 hours", fake: fakeSES{account: account("HEALTHY", false), identities: withDKIM("SUCCESS", true), sets: set(7200)}, set: true,
-			notes: []string{`the configuration set "auth-mail" lets SES retry a message's delivery for long (MaxDeliverySeconds 7200 s): a code delivered after it expired is worse than none; set 900 s: aws sesv2 put-configuration-set-delivery-options --configuration-set-name auth-mail --max-delivery-seconds 900`},
+			notes:       []string{`the configuration set "auth-mail" lets SES retry a message's delivery for long (MaxDeliverySeconds 7200 s): a code delivered after it expired is worse than none; set 900 s: aws sesv2 put-configuration-set-delivery-options --configuration-set-name auth-mail --max-delivery-seconds 900`},
 			enforcement: "HEALTHY"},
 		{name: "VDM recommendations", fake: fakeSES{account: account("HEALTHY", true), identities: withDKIM("SUCCESS", true), recs: recs},
 			problems: []string{"SES recommends, for example.com (DMARC, HIGH impact): No DMARC record found for example.com"},
