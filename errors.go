@@ -9,7 +9,7 @@ import (
 )
 
 // The sentinel errors. Every error this package returns matches one of them with errors.Is
-// (ErrThrottled matches ErrSendFailed as well, ErrRecipientLimited and ErrSuppressed match
+// (ErrThrottled matches ErrSendFailed as well; ErrRecipientLimited, ErrSuppressed and ErrUndeliverable match
 // ErrInvalidParameters), and wraps its cause: errors.As reaches
 // the smithy API error and the typed SES exception, and errors.Is(err, context.Canceled) works.
 var (

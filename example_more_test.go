@@ -217,3 +217,69 @@ func ExampleConnector_SendTest() {
 	// to admin@example.com: Your code: 000000
 	// <nil>
 }
+
+// insightfulSES answers SES's address insights: one mistyped domain has no mail servers.
+type insightfulSES struct{ quietSES }
+
+func (insightfulSES) GetEmailAddressInsights(_ context.Context, in *sesv2.GetEmailAddressInsightsInput, _ ...func(*sesv2.Options)) (*sesv2.GetEmailAddressInsightsOutput, error) {
+	valid := types.EmailAddressInsightsConfidenceVerdictHigh
+	if strings.HasSuffix(*in.EmailAddress, "@gmial.com") {
+		valid = types.EmailAddressInsightsConfidenceVerdictLow
+	}
+	v := &types.EmailAddressInsightsVerdict{ConfidenceVerdict: valid}
+	return &sesv2.GetEmailAddressInsightsOutput{MailboxValidation: &types.MailboxValidation{IsValid: v,
+		Evaluations: &types.EmailAddressInsightsMailboxEvaluations{HasValidDnsRecords: v}}}, nil
+}
+
+// WithAddressInsights asks SES, before a sign-up code, whether the address looks deliverable,
+// and refuses a typo before it costs a bounce.
+func ExampleWithAddressInsights() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(insightfulSES{}), ses.WithAddressInsights(ses.InsightsPolicy{}))
+	if err != nil {
+		panic(err)
+	}
+	for _, to := range []string{"bob@gmail.com", "bob@gmial.com"} {
+		_, err := c.SendMessage(ctx, to, ses.UsageRegister, ses.Payload{"code": "123456", "name": "Bob"})
+		fmt.Println(to, errors.Is(err, ses.ErrUndeliverable))
+	}
+	// Output:
+	// bob@gmail.com false
+	// bob@gmial.com true
+}
+
+// AddressInsights asks SES directly, for a sign-up form's own check.
+func ExampleConnector_AddressInsights() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(insightfulSES{}))
+	if err != nil {
+		panic(err)
+	}
+	a, err := c.AddressInsights(ctx, "bob@gmial.com")
+	fmt.Println(a.Valid, a.ValidDNS, err)
+	// Output: LOW LOW <nil>
+}
+
+// WithObserver hears of every send and what became of it: the place for metrics and traces
+// (the module sesotel does it with OpenTelemetry).
+func ExampleWithObserver() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(quietSES{}), ses.WithObserver(printObserver{}))
+	if err != nil {
+		panic(err)
+	}
+	_, _ = c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob", "locale": "pt-BR"})
+	_, _ = c.SendMessage(ctx, "not an address", ses.UsageSignIn, ses.Payload{"code": "123456"})
+	// Output:
+	// SignIn, locale "pt-br": sent, template "templates[1]", region "eu-west-1"
+	// SignIn, locale "": invalid, template "", region ""
+}
+
+// printObserver prints what became of each send.
+type printObserver struct{}
+
+func (printObserver) SendStart(ctx context.Context, _ ses.SendInfo) context.Context { return ctx }
+
+func (printObserver) SendDone(_ context.Context, s ses.SendInfo, r ses.SendResult) {
+	fmt.Printf("%s, locale %q: %s, template %q, region %q\n", s.Usage, s.Locale, r.Outcome, r.Template, r.Region)
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -116,6 +117,7 @@ func WithAddressInsights(p InsightsPolicy) Option {
 // insightsCheck asks SES about addresses, through a bounded cache.
 type insightsCheck struct {
 	api      InsightsAPI
+	absent   atomic.Bool // the endpoint does not implement the look-up (an emulator): skip it
 	usages   []UsageType
 	ttl      time.Duration
 	refuse   func(*AddressInsights) bool
@@ -146,13 +148,19 @@ func newInsightsCheck(api InsightsAPI, p InsightsPolicy) *insightsCheck {
 
 // check refuses a send whose address the policy refuses; it fails open.
 func (ic *insightsCheck) check(ctx context.Context, to string, usage UsageType, logger *slog.Logger) error {
-	if !slices.Contains(ic.usages, usage) {
+	if !slices.Contains(ic.usages, usage) || ic.absent.Load() {
 		return nil
 	}
 	a, err := ic.get(ctx, to)
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: waiting for SES's address insights: %w", ErrSendFailed, ctx.Err())
+	case err != nil && notImplemented(err):
+		if ic.absent.CompareAndSwap(false, true) && logger != nil {
+			logger.LogAttrs(ctx, slog.LevelWarn, "sesconnector: the endpoint does not implement GetEmailAddressInsights (a local emulator?); WithAddressInsights is off for this Connector",
+				slog.String("error", cut(maskIn(err.Error(), to), maxErrorText)))
+		}
+		return nil
 	case err != nil:
 		ic.failures.failed(ctx, logger, maskIn(err.Error(), to))
 		return nil

@@ -5,18 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/internal/motoserver"
 	"github.com/sesconnector/sesconnector/internal/sestest"
 )
 
@@ -258,19 +262,65 @@ func TestWireAddressInsights(t *testing.T) {
 	assert.NotContains(t, logs.String(), "throttled@")
 }
 
-// BenchmarkAddressInsightsWarm is a send with the insights answered from the cache, beside
-// BenchmarkSendNoObserver (the same send without them).
-func BenchmarkAddressInsightsWarm(b *testing.B) {
-	c, err := ses.New(context.Background(), testConfig(), ses.WithClient(&insightsSES{}), ses.WithAddressInsights(ses.InsightsPolicy{}))
+// moto_server implements SendEmail and identities but not GetEmailAddressInsights (nor GetAccount
+// or ListRecommendations): against it the insights are skipped after one WARN, and sign-ups go out.
+func TestAddressInsightsAgainstMoto(t *testing.T) {
+	moto := motoserver.StartForTest(t)
+	admin := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "fake-secret-for-moto", "")})
+	_, err := admin.CreateEmailIdentity(context.Background(), &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.com")})
+	require.NoError(t, err)
+	cfg := testConfig()
+	cfg.Region = "us-east-1"
+	var logs strings.Builder
+	c, err := ses.New(context.Background(), cfg, ses.WithEndpoint(moto.URL), ses.WithAddressInsights(ses.InsightsPolicy{}), ses.WithLogger(jsonLogger(&logs)))
+	require.NoError(t, err)
+	for i := range 3 {
+		id, err := c.SendMessage(context.Background(), "new"+strconv.Itoa(i)+"@example.com", ses.UsageRegister, ses.Payload{"code": "123456"})
+		require.NoError(t, err)
+		assert.NotEmpty(t, id)
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "does not implement GetEmailAddressInsights"), logs.String())
+	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
+	_, err = c.AddressInsights(context.Background(), "new0@example.com")
+	require.ErrorIs(t, err, ses.ErrSendFailed, "asked directly, moto's 404 is the answer")
+}
+
+// BenchmarkAddressInsightsWire sends through the real SDK client to an SES-shaped loopback
+// server from three Connectors in turn, timing each send: "none" without WithAddressInsights,
+// "warm" to one address whose insights are cached, "cold" to a new address each time (one more
+// call to SES before the send). It reports warm/none, what the warm check costs a send, and
+// cold-warm, the look-up's latency. Alternating keeps the machine's drift out of both.
+func BenchmarkAddressInsightsWire(b *testing.B) {
+	answer, err := json.Marshal(insightsAnswer("HIGH", "LOW", "LOW"))
+	require.NoError(b, err)
+	srv := sestest.New(b)
+	srv.Respond(func(_ int, req sestest.Request) sestest.Response {
+		if req.Path == "/v2/email/email-address-insights" {
+			return sestest.Response{Body: string(answer)}
+		}
+		return sestest.Response{}
+	})
+	none, err := ses.New(context.Background(), testConfig(), ses.WithEndpoint(srv.URL))
+	require.NoError(b, err)
+	checked, err := ses.New(context.Background(), testConfig(), ses.WithEndpoint(srv.URL), ses.WithAddressInsights(ses.InsightsPolicy{}))
 	require.NoError(b, err)
 	ctx := context.Background()
-	payload := ses.Payload{"code": "123456"}
-	_, err = c.SendMessage(ctx, "jane@example.com", ses.UsageRegister, payload)
-	require.NoError(b, err)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.SendMessage(ctx, "jane@example.com", ses.UsageRegister, payload); err != nil {
+	send := func(c *ses.Connector, to string) time.Duration {
+		start := time.Now()
+		if _, err := c.SendMessage(ctx, to, ses.UsageRegister, ses.Payload{"code": "123456"}); err != nil {
 			b.Fatal(err)
 		}
+		return time.Since(start)
 	}
+	var tNone, tWarm, tCold time.Duration
+	n := 0
+	for b.Loop() {
+		n++
+		tNone += send(none, "jane@example.com")
+		tWarm += send(checked, "jane@example.com")
+		tCold += send(checked, "user"+strconv.Itoa(n)+"@example.com")
+	}
+	b.ReportMetric(float64(tWarm)/float64(tNone), "warm/none")
+	b.ReportMetric(float64((tCold-tWarm).Microseconds())/float64(n), "cold-warm-µs")
 }

@@ -124,20 +124,22 @@ func TestEmulatorConcurrentSends(t *testing.T) {
 	}
 }
 
-// The emulator has no GetSuppressedDestination: the first hour against it is quiet, one WARN
-// saying so, no ERROR, and every code still goes out.
+// The emulator has no GetSuppressedDestination and no GetEmailAddressInsights: the first hour
+// against it is quiet, one WARN for each saying so, no ERROR, and every code still goes out.
 func TestEmulatorWithoutSuppressionList(t *testing.T) {
 	emu := emulator.StartForTest(t)
 	var logs strings.Builder
-	c, err := ses.New(context.Background(), testConfig(), ses.WithEndpoint(emu.URL), ses.WithSuppressionCheck(time.Minute), ses.WithLogger(jsonLogger(&logs)))
+	c, err := ses.New(context.Background(), testConfig(), ses.WithEndpoint(emu.URL), ses.WithSuppressionCheck(time.Minute),
+		ses.WithAddressInsights(ses.InsightsPolicy{Usages: []ses.UsageType{ses.UsageSignIn}}), ses.WithLogger(jsonLogger(&logs)))
 	require.NoError(t, err)
 	for i := range 5 {
 		_, err := c.SendMessage(context.Background(), fmt.Sprintf("quiet%d@example.com", i), ses.UsageSignIn, ses.Payload{"code": "123456"})
 		require.NoError(t, err)
 	}
 	assert.Len(t, emailsTo(t, emu, "quiet"), 5)
-	assert.Equal(t, 1, strings.Count(logs.String(), `"level":"WARN"`), logs.String())
+	assert.Equal(t, 2, strings.Count(logs.String(), `"level":"WARN"`), logs.String())
 	assert.Equal(t, 1, strings.Count(logs.String(), "does not implement GetSuppressedDestination"))
+	assert.Equal(t, 1, strings.Count(logs.String(), "does not implement GetEmailAddressInsights"))
 	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
 }
 

@@ -12,7 +12,8 @@
 // code. One client (IP address) may ask for 10 codes per 10 minutes, and the server sends at
 // most 100 codes a minute in all, so that one client cannot spray codes at many inboxes. Too many codes for an
 // address and SES throttling answer 429 with Retry-After, a bad address or usage type 400,
-// other send failures 502. An address on the SES suppression list (WithSuppressionCheck), or one
+// other send failures 502. A sign-up (Register) to an address that SES's address insights say
+// would not receive mail gets 422: "this address does not look deliverable: check for a typo". An address on the SES suppression list (WithSuppressionCheck), or one
 // that SES reported at /ses-events as bounced for good or complaining, gets 422: "this address
 // cannot receive our mail; use another". Otherwise every address gets the same answers: the
 // server does not tell whether an account exists.
@@ -80,6 +81,7 @@ func run(configPath, addr, endpoint, topic string) error {
 		return err
 	}
 	opts := []ses.Option{ses.WithLogger(log), ses.WithRecipientLimit(limiter), ses.WithSuppressionCheck(10 * time.Minute),
+		ses.WithAddressInsights(ses.InsightsPolicy{}), // sign-ups only: SES charges per look-up
 		ses.WithObserver(obs), ses.WithSESOptions(obs.SESOptions())}
 	if endpoint != "" {
 		opts = append(opts, ses.WithEndpoint(endpoint))

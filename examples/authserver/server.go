@@ -127,6 +127,10 @@ func (s *Server) HandleEvent(_ context.Context, e *feedback.Event) error {
 // SES suppression list: sending would only hurt the account's reputation.
 const cannotReceive = "this address cannot receive our mail; use another"
 
+// looksUndeliverable is the answer for a sign-up address that SES's address insights say would
+// not receive mail (a typo, a domain without mail servers, a throwaway address).
+const looksUndeliverable = "this address does not look deliverable: check for a typo"
+
 type codeRequest struct {
 	Email     string        `json:"email"`
 	UsageType ses.UsageType `json:"usageType"`
@@ -208,6 +212,8 @@ func sendStatus(err error) (int, string) {
 		return http.StatusTooManyRequests, "too many codes requested for this address; try again later"
 	case errors.Is(err, ses.ErrSuppressed): // likewise
 		return http.StatusUnprocessableEntity, cannotReceive
+	case errors.Is(err, ses.ErrUndeliverable): // likewise
+		return http.StatusUnprocessableEntity, looksUndeliverable
 	case errors.Is(err, ses.ErrThrottled):
 		return http.StatusTooManyRequests, "the mail service is busy; try again shortly"
 	case errors.Is(err, ses.ErrInvalidParameters):

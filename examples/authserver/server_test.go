@@ -388,6 +388,36 @@ func TestSuppressedAddressGets422(t *testing.T) {
 	assert.Equal(t, "this address cannot receive our mail; use another", out["error"])
 }
 
+// insightsSES is capturingSES with SES's address insights: one mistyped domain is not valid.
+type insightsSES struct{ capturingSES }
+
+func (*insightsSES) GetEmailAddressInsights(_ context.Context, in *sesv2.GetEmailAddressInsightsInput, _ ...func(*sesv2.Options)) (*sesv2.GetEmailAddressInsightsOutput, error) {
+	valid := types.EmailAddressInsightsConfidenceVerdictHigh
+	if strings.HasSuffix(*in.EmailAddress, "@exmaple.com") {
+		valid = types.EmailAddressInsightsConfidenceVerdictLow
+	}
+	return &sesv2.GetEmailAddressInsightsOutput{MailboxValidation: &types.MailboxValidation{IsValid: &types.EmailAddressInsightsVerdict{ConfidenceVerdict: valid}}}, nil
+}
+
+// A sign-up to an address SES says would not receive mail gets 422 and a message the form can
+// show; a sign-in is not checked (the address was, at sign-up).
+func TestSignUpRefusesUndeliverable(t *testing.T) {
+	cfg, err := ses.LoadConfig(filepath.Join("..", "config.example.json"))
+	require.NoError(t, err)
+	api := &insightsSES{}
+	conn, err := ses.New(context.Background(), cfg, ses.WithClient(api), ses.WithAddressInsights(ses.InsightsPolicy{}))
+	require.NoError(t, err)
+	ts := newTestServer(t, conn)
+	status, out := ts.post(t, "/codes", `{"email":"jane@exmaple.com","usageType":"Register"}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "this address does not look deliverable: check for a typo", out["error"])
+	assert.Empty(t, api.code("jane@exmaple.com"), "nothing sent")
+	status, _ = ts.post(t, "/codes", `{"email":"jane@example.com","usageType":"Register"}`)
+	assert.Equal(t, http.StatusAccepted, status)
+	status, _ = ts.post(t, "/codes", `{"email":"jane@exmaple.com","usageType":"SignIn"}`)
+	assert.Equal(t, http.StatusAccepted, status, "sign-ins are not checked")
+}
+
 // SES's feedback marks addresses, once however often SNS delivers it; /codes then answers 422
 // without sending.
 func TestFeedbackMarksUndeliverable(t *testing.T) {
