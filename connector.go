@@ -32,6 +32,7 @@ type Connector struct {
 	templates templateSet
 	client    SESAPI
 	limiter   *sendRate    // nil: no client-side limit
+	shared    *sharedRate  // nil: no send rate shared with other replicas
 	logger    *slog.Logger // nil: no logging
 	lookup    TemplateLookup
 
@@ -95,6 +96,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 	}
 	if o.recipientLimit != nil {
 		c.recipients = newRecipientGate(o.recipientLimit, o.limiterTimeout)
+	}
+	if o.sendRate != nil {
+		c.shared = newSharedRate(o.sendRate, o.limiterTimeout)
 	}
 	if c.client == nil {
 		client, err := newSESClient(ctx, cfg, &o)
@@ -264,10 +268,15 @@ func (c *Connector) template(ctx context.Context, usage UsageType, locale string
 	return nil, fmt.Errorf("%w: no template for usage type %s, locale %q, and no Generic template", ErrTemplateNotFound, usage, locale)
 }
 
-// send waits for the rate limiter, if any, and calls SES; it says whether it called SES.
-// Success is a MessageId: an answer without one is an error, since the caller would believe a
-// code was sent.
+// send waits for the shared and the process's rate limiters, if any, and calls SES; it says
+// whether it called SES. Success is a MessageId: an answer without one is an error, since the
+// caller would believe a code was sent.
 func (c *Connector) send(ctx context.Context, in *sesv2.SendEmailInput) (string, bool, error) {
+	if c.shared != nil {
+		if err := c.shared.wait(ctx, c.logger); err != nil {
+			return "", false, err
+		}
+	}
 	if c.limiter != nil {
 		if err := c.limiter.wait(ctx); err != nil {
 			return "", false, err

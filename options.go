@@ -31,6 +31,7 @@ type options struct {
 	keepTracking       bool
 	observers          []Observer
 	insights           *InsightsPolicy
+	sendRate           SendRateLimiter
 	problems           problems
 }
 

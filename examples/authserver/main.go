@@ -86,6 +86,13 @@ func run(configPath, addr, endpoint, topic string) error {
 	if endpoint != "" {
 		opts = append(opts, ses.WithEndpoint(endpoint))
 	}
+	if redisURL := os.Getenv("REDIS_URL"); redisURL != "" {
+		shared, err := sharedSendRate(ctx, cfg, redisURL, opts, log)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, shared...)
+	}
 	conn, err := ses.New(ctx, cfg, opts...)
 	if err != nil {
 		return err
@@ -114,6 +121,32 @@ func run(configPath, addr, endpoint, topic string) error {
 func newHTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{Addr: addr, Handler: h,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
+// quotaHeadroom is the share of the account's MaxSendRate the replicas together use: the rest
+// is for other senders of the account and for the clock's jitter.
+const quotaHeadroom = 0.9
+
+// sharedSendRate spaces the sends of every replica in Redis at the account's SES MaxSendRate,
+// read with SendQuota, less the headroom. Where the quota cannot be read (no ses:GetAccount,
+// an emulator without it), it says so and goes without.
+func sharedSendRate(ctx context.Context, cfg *ses.Config, redisURL string, opts []ses.Option, log *slog.Logger) ([]ses.Option, error) {
+	probe, err := ses.New(ctx, cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	perSecond, _, err := probe.SendQuota(ctx)
+	if err != nil {
+		log.Warn("the account's send quota could not be read; the replicas do not share a send rate", "error", err)
+		return nil, nil
+	}
+	ropts, err := redislimit.Options(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rate := quotaHeadroom * perSecond
+	log.Info("replicas share the send rate", "perSecond", rate, "quota", perSecond)
+	return []ses.Option{ses.WithSendRateLimiter(redislimit.NewSendRate(redis.NewClient(ropts), "ses:"+cfg.Region, rate))}, nil
 }
 
 // recipientLimiter is Redis when redisURL is set, so that replicas share the count, and this

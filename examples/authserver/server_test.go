@@ -495,3 +495,35 @@ func TestSlowClientIsCut(t *testing.T) {
 	assert.Positive(t, srv.WriteTimeout)
 	t.Logf("a body trickled at 1 byte per 2 s was cut after %v", held.Round(time.Millisecond))
 }
+
+// With REDIS_URL, the replicas share the send rate, sized from the account's quota with
+// headroom; where the quota cannot be read, they go without, saying so.
+func TestSharedSendRateFromQuota(t *testing.T) {
+	rds := redistest.StartForTest(t)
+	for _, tc := range []struct {
+		account string
+		want    int
+	}{{`{"SendQuota":{"MaxSendRate":20,"Max24HourSend":50000}}`, 1}, {"", 0}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.account == "" {
+				w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `{"message":"not authorized to perform ses:GetAccount"}`)
+				return
+			}
+			io.WriteString(w, tc.account)
+		}))
+		cfg, err := ses.LoadConfig(filepath.Join("..", "config.example.json"))
+		require.NoError(t, err)
+		var logs strings.Builder
+		opts, err := sharedSendRate(context.Background(), cfg, rds.URL(), []ses.Option{ses.WithEndpoint(srv.URL)}, slog.New(slog.NewTextHandler(&logs, nil)))
+		srv.Close()
+		require.NoError(t, err)
+		assert.Len(t, opts, tc.want)
+		if tc.want == 1 {
+			assert.Contains(t, logs.String(), "perSecond=18 quota=20")
+		} else {
+			assert.Contains(t, logs.String(), "the replicas do not share a send rate")
+		}
+	}
+}
