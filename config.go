@@ -93,6 +93,19 @@ type Config struct {
 	ConfigurationSetName string `json:"configurationSetName,omitempty" validate:"omitempty,sesname"`
 	// Templates holds the messages; one must be Generic without a locale.
 	Templates []Template `json:"templates" validate:"required,min=1,dive"`
+
+	// Beyond Logto (see "Many replicas, many regions" in the README); a Logto config without
+	// them loads unchanged.
+
+	// FailoverRegions are tried in order when a send fails in Region for a regional reason
+	// (a connection error, an attempt's timeout, HTTP 5xx, throttling). The From identity must
+	// be verified in each.
+	FailoverRegions []string `json:"failoverRegions,omitempty"`
+	// EndpointID is an SES global (multi-region) endpoint's ID: every send carries it, and the
+	// SDK signs with SigV4a. Not together with FailoverRegions.
+	EndpointID string `json:"endpointId,omitempty"`
+	// TenantName is the SES tenant every send (and suppression look-up) is made for.
+	TenantName string `json:"tenantName,omitempty"`
 }
 
 // ParseConfig decodes a JSON config and validates it. Unknown fields, duplicate keys and wrong
@@ -141,6 +154,7 @@ func (c *Config) Validate() error {
 	}
 	ps = append(ps, structProblems(c)...)
 	validateTemplateSet(c.Templates, &ps)
+	validateRegions(c, &ps)
 	return ps.err()
 }
 

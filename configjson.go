@@ -162,6 +162,9 @@ func (d *jsonDecoder) config(doc any) *Config {
 		FeedbackForwardingEmailAddress: d.str("feedbackForwardingEmailAddress", m["feedbackForwardingEmailAddress"]),
 		FeedbackForwardingEmailAddressIdentityArn: d.str("feedbackForwardingEmailAddressIdentityArn", m["feedbackForwardingEmailAddressIdentityArn"]),
 		ConfigurationSetName:                      d.str("configurationSetName", m["configurationSetName"]),
+		FailoverRegions:                           d.strs("failoverRegions", m["failoverRegions"]),
+		EndpointID:                                d.str("endpointId", m["endpointId"]),
+		TenantName:                                d.str("tenantName", m["tenantName"]),
 	}
 	switch ts := m["templates"].(type) {
 	case nil: // Validate reports it missing
@@ -230,6 +233,23 @@ func (d *jsonDecoder) str(path string, v any) string {
 		d.typeError(path, "a string", v)
 	}
 	return s
+}
+
+// strs reads an array of strings; null is absent.
+func (d *jsonDecoder) strs(path string, v any) []string {
+	if v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		d.typeError(path, "an array of strings", v)
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, e := range list {
+		out[i] = d.str(fmt.Sprintf("%s[%d]", path, i), e)
+	}
+	return out
 }
 
 func (d *jsonDecoder) typeError(path, want string, got any) {

@@ -80,6 +80,8 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 			feedbackAddress:      wireMailbox(cfg.FeedbackForwardingEmailAddress),
 			feedbackARN:          cfg.FeedbackForwardingEmailAddressIdentityArn,
 			configurationSetName: cfg.ConfigurationSetName,
+			endpointID:           cfg.EndpointID,
+			tenantName:           cfg.TenantName,
 			tags:                 o.tags,
 			keepTracking:         o.keepTracking,
 		},
@@ -112,7 +114,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		if !ok {
 			return nil, &ConfigError{Problems: []Problem{{Path: "WithSuppressionCheck", Message: "the client given to WithClient has no GetSuppressedDestination (SuppressionAPI)"}}}
 		}
-		c.suppression = newSuppressionCheck(api, o.suppressionTTL, o.suppressionTimeout)
+		c.suppression = newSuppressionCheck(api, o.suppressionTTL, o.suppressionTimeout, cfg.TenantName)
 	}
 	if api, ok := c.client.(InsightsAPI); ok {
 		policy := InsightsPolicy{}

@@ -21,6 +21,8 @@ type sender struct {
 	feedbackAddress      string
 	feedbackARN          string
 	configurationSetName string
+	endpointID           string // a global endpoint: the SDK signs with SigV4a
+	tenantName           string
 	tags                 []tag // WithTags, sorted by name; usageType added per send with a configuration set
 	keepTracking         bool  // WithTracking: no ConfigurationOverrides
 }
@@ -78,6 +80,8 @@ func (s *sender) compose(to string, usage UsageType, ct *compiledTemplate, r ren
 		FeedbackForwardingEmailAddress: optional(&f.feedbackAddress),
 		FeedbackForwardingEmailAddressIdentityArn: optional(&f.feedbackARN),
 		ConfigurationSetName:                      optional(&f.configurationSetName),
+		EndpointId:                                optional(&f.endpointID),
+		TenantName:                                optional(&f.tenantName),
 	}
 	if ct.replyTo != "" {
 		q.input.ReplyToAddresses = []string{ct.replyTo}

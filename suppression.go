@@ -87,6 +87,7 @@ type suppressionCheck struct {
 	absent   atomic.Bool // the endpoint does not implement the look-up (an emulator): skip it
 	ttl      time.Duration
 	timeout  time.Duration
+	tenant   string // the config's tenantName: the tenant's own list
 	cache    *lru.Cache[string, cachedAnswer]
 	inFlight singleflight.Group
 	failures failureLog
@@ -98,12 +99,12 @@ type cachedAnswer struct {
 	expires     time.Time
 }
 
-func newSuppressionCheck(api SuppressionAPI, ttl, timeout time.Duration) *suppressionCheck {
+func newSuppressionCheck(api SuppressionAPI, ttl, timeout time.Duration, tenant string) *suppressionCheck {
 	cache, _ := lru.New[string, cachedAnswer](maxSuppressionCache) // errs only for a size <= 0
 	if timeout <= 0 {
 		timeout = defaultSuppressionTimeout
 	}
-	return &suppressionCheck{api: api, ttl: ttl, timeout: timeout, cache: cache, failures: failureLog{what: "suppression list look-up"}}
+	return &suppressionCheck{api: api, ttl: ttl, timeout: timeout, tenant: tenant, cache: cache, failures: failureLog{what: "suppression list look-up"}}
 }
 
 // check returns a *Suppression error for a suppressed recipient, the caller's context error
@@ -167,7 +168,11 @@ func asError(s *Suppression) error {
 }
 
 func (s *suppressionCheck) lookup(ctx context.Context, to string) (*Suppression, error) {
-	out, err := s.api.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &to})
+	in := &sesv2.GetSuppressedDestinationInput{EmailAddress: &to}
+	if s.tenant != "" {
+		in.TenantName = &s.tenant
+	}
+	out, err := s.api.GetSuppressedDestination(ctx, in)
 	switch {
 	case isCode(err, "NotFoundException"):
 		return nil, nil

@@ -19,7 +19,7 @@ func (notSuppressed) GetSuppressedDestination(context.Context, *sesv2.GetSuppres
 // BenchmarkSuppressionCheckWarm is what WithSuppressionCheck adds to a send once the answer
 // for the address is cached.
 func BenchmarkSuppressionCheckWarm(b *testing.B) {
-	s := newSuppressionCheck(notSuppressed{}, time.Hour, 0)
+	s := newSuppressionCheck(notSuppressed{}, time.Hour, 0, "")
 	to := make([]string, 1024)
 	for i := range to {
 		to[i] = fmt.Sprintf("user%d@example.com", i)
