@@ -42,7 +42,8 @@ type Report struct {
 	IdentityRead         bool // IdentityVerified was read
 	ConfigurationSetRead bool // ConfigurationSetFound was read (false when none is configured)
 
-	EnforcementStatus string // GetAccount's: HEALTHY, PROBATION, SHUTDOWN; "" unread
+	EnforcementStatus string    // GetAccount's: HEALTHY, PROBATION, SHUTDOWN; "" unread
+	Regions           []*Report // one per failover region, each checked like the primary
 
 	vdmEnabled bool // Virtual Deliverability Manager is on: SES's recommendations are read
 }
@@ -52,7 +53,8 @@ type Report struct {
 // whether the From identity is verified in the region and signs with DKIM, whether the
 // configuration set exists and stops retrying a message before its code expires, and, where
 // Virtual Deliverability Manager is on, SES's recommendations for the identity (DKIM, SPF,
-// DMARC, BIMI). Access denied on one of its calls is a
+// DMARC, BIMI). With failoverRegions, each failover region is checked like the primary, in
+// Regions. Access denied on one of its calls is a
 // problem naming the IAM action to grant. The error is only for when SES cannot be asked at all
 // (no credentials, no network, a client without CheckAPI); it matches ErrSendFailed, or
 // ErrInvalidConfig for the client.
@@ -60,13 +62,33 @@ func (c *Connector) Check(ctx context.Context) (*Report, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	api, ok := c.client.(CheckAPI)
-	if !ok {
-		return nil, fmt.Errorf("%w: the client given to WithClient does not implement CheckAPI (GetAccount, GetEmailIdentity, GetConfigurationSet)", ErrInvalidConfig)
+	targets := c.targets()
+	var reports []*Report
+	for i, t := range targets {
+		api, ok := t.client.(CheckAPI)
+		if !ok {
+			return nil, fmt.Errorf("%w: the client given to WithClient does not implement CheckAPI (GetAccount, GetEmailIdentity, GetConfigurationSet)", ErrInvalidConfig)
+		}
+		r, err := c.checkRegion(ctx, api, t.name)
+		switch {
+		case err != nil && i == 0:
+			return nil, err
+		case err != nil: // a failover region SES cannot be asked in: a problem of that region
+			r = &Report{Region: t.name, Problems: []string{fmt.Sprintf("SES could not be reached in %s, a failover region: %s", t.name, cut(err.Error(), maxErrorText))}}
+		}
+		reports = append(reports, r)
 	}
-	r := &Report{Region: c.region, ConfigurationSet: c.sender.configurationSetName, ConfigurationSetFound: c.sender.configurationSetName == ""}
+	if len(reports) > 1 {
+		reports[0].Regions = reports[1:]
+	}
+	return reports[0], nil
+}
+
+// checkRegion runs every step of Check against one region's client.
+func (c *Connector) checkRegion(ctx context.Context, api CheckAPI, region string) (*Report, error) {
+	r := &Report{Region: region, ConfigurationSet: c.sender.configurationSetName, ConfigurationSetFound: c.sender.configurationSetName == ""}
 	steps := []func(context.Context, CheckAPI, *Report) (stop bool, err error){
-		c.checkAccount, c.checkIdentity, c.checkConfigurationSet, c.checkSuppressionAccess, c.checkRecommendations,
+		c.checkAccount, c.checkIdentity, c.checkConfigurationSet, c.checkSuppressionAccess, c.checkRecommendations, c.checkTenant,
 	}
 	for _, step := range steps {
 		stop, err := step(ctx, api, r)
@@ -93,14 +115,14 @@ func (c *Connector) checkAccount(ctx context.Context, api CheckAPI, r *Report) (
 		r.MaxSendRate, r.Max24HourSend, r.SentLast24Hours = q.MaxSendRate, q.Max24HourSend, q.SentLast24Hours
 	}
 	if !r.ProductionAccess {
-		r.Problems = append(r.Problems, fmt.Sprintf("the account is in the SES sandbox in %s: only verified recipients receive mail; request production access (SES console, Account dashboard)", c.region))
+		r.Problems = append(r.Problems, fmt.Sprintf("the account is in the SES sandbox in %s: only verified recipients receive mail; request production access (SES console, Account dashboard)", r.Region))
 	}
 	if !r.SendingEnabled && r.EnforcementStatus != "SHUTDOWN" {
 		status := aws.ToString(out.EnforcementStatus)
-		r.Problems = append(r.Problems, fmt.Sprintf("sending is paused for the account in %s (enforcement status %q): see the SES console's Reputation metrics, fix the cause, then resume sending or contact AWS Support", c.region, status))
+		r.Problems = append(r.Problems, fmt.Sprintf("sending is paused for the account in %s (enforcement status %q): see the SES console's Reputation metrics, fix the cause, then resume sending or contact AWS Support", r.Region, status))
 	}
 	if r.Max24HourSend > 0 && r.SentLast24Hours >= r.Max24HourSend {
-		r.Problems = append(r.Problems, fmt.Sprintf("the 24-hour sending quota in %s is used up (%.0f of %.0f): wait, or request a higher quota", c.region, r.SentLast24Hours, r.Max24HourSend))
+		r.Problems = append(r.Problems, fmt.Sprintf("the 24-hour sending quota in %s is used up (%.0f of %.0f): wait, or request a higher quota", r.Region, r.SentLast24Hours, r.Max24HourSend))
 	}
 	return false, nil
 }
@@ -111,7 +133,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 		name := arn[strings.IndexByte(arn, '/')+1:] // arn:...:identity/NAME, validated
 		out, err := answered(api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: &name}))
 		if isCode(err, "NotFoundException") {
-			r.Notes = append(r.Notes, fmt.Sprintf("the identity %s is not in this account's %s identities: Check cannot see another account's identities; its owner must allow this account to send with a sending authorization policy", arn, c.region))
+			r.Notes = append(r.Notes, fmt.Sprintf("the identity %s is not in this account's %s identities: Check cannot see another account's identities; its owner must allow this account to send with a sending authorization policy", arn, r.Region))
 			return false, nil
 		}
 		if err != nil {
@@ -148,7 +170,7 @@ func (c *Connector) checkIdentity(ctx context.Context, api CheckAPI, r *Report) 
 		c.verified(r, domain, domainOut)
 	case isCode(derr, "NotFoundException"):
 		r.IdentityRead = true
-		r.Problems = append(r.Problems, fmt.Sprintf("neither %s nor its domain %s is an SES identity in %s: verify one of them (SES console, Identities, Create identity), in the region of the config", address, domain, c.region))
+		r.Problems = append(r.Problems, fmt.Sprintf("neither %s nor its domain %s is an SES identity in %s: verify one of them (SES console, Identities, Create identity), in the region of the config", address, domain, r.Region))
 	default:
 		return c.callProblem(r, "GetEmailIdentity", "check the From identity", derr)
 	}
@@ -168,9 +190,9 @@ func (c *Connector) verified(r *Report, name string, out *sesv2.GetEmailIdentity
 		if out.IdentityType == types.IdentityTypeDomain {
 			how = "publish the DKIM CNAME records SES shows for it in the domain's DNS"
 		}
-		r.Problems = append(r.Problems, fmt.Sprintf("the identity %s in %s is not verified yet (%s): %s", name, c.region, out.VerificationStatus, how))
+		r.Problems = append(r.Problems, fmt.Sprintf("the identity %s in %s is not verified yet (%s): %s", name, r.Region, out.VerificationStatus, how))
 	default:
-		r.Problems = append(r.Problems, fmt.Sprintf("the identity %s in %s is not verified for sending (%s): check it in the SES console and verify it again", name, c.region, out.VerificationStatus))
+		r.Problems = append(r.Problems, fmt.Sprintf("the identity %s in %s is not verified for sending (%s): check it in the SES console and verify it again", name, r.Region, out.VerificationStatus))
 	}
 }
 
@@ -182,7 +204,7 @@ func (c *Connector) checkConfigurationSet(ctx context.Context, api CheckAPI, r *
 	out, err := answered(api.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: &name}))
 	if isCode(err, "NotFoundException") {
 		r.ConfigurationSetRead = true
-		r.Problems = append(r.Problems, fmt.Sprintf("the configuration set %q does not exist in %s: every send would be refused; create it or fix configurationSetName", name, c.region))
+		r.Problems = append(r.Problems, fmt.Sprintf("the configuration set %q does not exist in %s: every send would be refused; create it or fix configurationSetName", name, r.Region))
 		return false, nil
 	}
 	if err != nil {
@@ -190,7 +212,7 @@ func (c *Connector) checkConfigurationSet(ctx context.Context, api CheckAPI, r *
 	}
 	r.ConfigurationSetRead, r.ConfigurationSetFound = true, true
 	if out.SendingOptions != nil && !out.SendingOptions.SendingEnabled {
-		r.Problems = append(r.Problems, fmt.Sprintf("sending is disabled for the configuration set %q in %s: enable it, or use another", name, c.region))
+		r.Problems = append(r.Problems, fmt.Sprintf("sending is disabled for the configuration set %q in %s: enable it, or use another", name, r.Region))
 	}
 	c.checkDeliveryTime(r, name, out)
 	return false, nil
@@ -203,7 +225,7 @@ func (c *Connector) checkSuppressionAccess(ctx context.Context, _ CheckAPI, r *R
 		return false, nil
 	}
 	probe := c.identity // any address will do: NotFound is an answer
-	_, err := c.suppression.api.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &probe})
+	_, err := c.suppression.apis[r.Region].GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &probe})
 	switch {
 	case err == nil || isCode(err, "NotFoundException"):
 	case isCode(err, "AccessDeniedException") || isCode(err, "AccessDenied"):

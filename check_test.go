@@ -25,6 +25,8 @@ type fakeSES struct {
 	denied     string                    // the path prefix answered with AccessDeniedException
 	throttled  string                    // the path prefix answered with TooManyRequestsException
 	recs       []map[string]any          // ListRecommendations's answer
+	tenant     map[string]any            // GetTenant's answer; nil: NotFound
+	resources  []string                  // the tenant's resource ARNs
 }
 
 func readyAccount() map[string]any {
@@ -66,6 +68,17 @@ func (f fakeSES) respond(_ int, req sestest.Request) sestest.Response {
 		return answer(f.sets[name])
 	case req.Path == "/v2/email/vdm/recommendations":
 		return answer(map[string]any{"Recommendations": f.recs})
+	case req.Path == "/v2/email/tenants/get":
+		if f.tenant == nil {
+			return answer(nil)
+		}
+		return answer(map[string]any{"Tenant": f.tenant})
+	case req.Path == "/v2/email/tenants/resources/list":
+		var rs []map[string]any
+		for _, arn := range f.resources {
+			rs = append(rs, map[string]any{"ResourceArn": arn, "ResourceType": "EMAIL_IDENTITY"})
+		}
+		return answer(map[string]any{"TenantResources": rs})
 	}
 	return sestest.Error(http.StatusNotFound, "UnknownOperationException", req.Path)
 }
@@ -322,4 +335,66 @@ func TestCheckDeliverability(t *testing.T) {
 			assert.Equal(t, tc.wantRecsCalled, slices.Contains(paths, "POST /v2/email/vdm/recommendations"), "%v", paths)
 		})
 	}
+}
+
+// With tenantName, Check reports whether the tenant exists and may send, and whether the
+// identity and the configuration set are its resources.
+func TestCheckTenant(t *testing.T) {
+	t.Parallel()
+	domainOnly := map[string]map[string]any{"example.com": verifiedIdentity("DOMAIN")}
+	sets := map[string]map[string]any{"auth-mail": {"SendingOptions": map[string]any{"SendingEnabled": true}, "DeliveryOptions": map[string]any{"MaxDeliverySeconds": 900}}}
+	both := []string{"arn:aws:ses:eu-west-1:123456789012:identity/example.com", "arn:aws:ses:eu-west-1:123456789012:configuration-set/auth-mail"}
+	cases := []struct {
+		name     string
+		fake     fakeSES
+		problems []string
+		notes    []string
+	}{
+		{name: "a tenant holding both", fake: fakeSES{account: readyAccount(), identities: domainOnly, sets: sets, tenant: map[string]any{"TenantName": "acme", "SendingStatus": "ENABLED"}, resources: both}},
+		{name: "no such tenant", fake: fakeSES{account: readyAccount(), identities: domainOnly, sets: sets},
+			problems: []string{`the tenant "acme" does not exist in eu-west-1: every send would be refused`}},
+		{name: "sending disabled", fake: fakeSES{account: readyAccount(), identities: domainOnly, sets: sets, tenant: map[string]any{"TenantName": "acme", "SendingStatus": "DISABLED"}, resources: both},
+			problems: []string{`sending is disabled for the tenant "acme"`}},
+		{name: "resources missing", fake: fakeSES{account: readyAccount(), identities: domainOnly, sets: sets, tenant: map[string]any{"TenantName": "acme", "SendingStatus": "ENABLED"}},
+			problems: []string{"the identity example.com is not a resource of the tenant", `the configuration set "auth-mail" is not a resource of the tenant`}},
+		{name: "denied", fake: fakeSES{account: readyAccount(), identities: domainOnly, sets: sets, denied: "/v2/email/tenants/"},
+			notes: []string{"access denied to ses:GetTenant: grant it to let Check see the tenant acme"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig()
+			cfg.TenantName, cfg.ConfigurationSetName = "acme", "auth-mail"
+			r, _ := checkWith(t, cfg, tc.fake)
+			require.Len(t, r.Problems, len(tc.problems), "%q", r.Problems)
+			for i, want := range tc.problems {
+				assert.Contains(t, r.Problems[i], want)
+			}
+			require.Len(t, r.Notes, len(tc.notes), "%q", r.Notes)
+			for i, want := range tc.notes {
+				assert.Contains(t, r.Notes[i], want)
+			}
+		})
+	}
+}
+
+// With failoverRegions, Check reports every region, each checked like the primary: the From
+// identity must be verified in each.
+func TestCheckEveryRegion(t *testing.T) {
+	t.Parallel()
+	primary, secondary := sestest.New(t), sestest.New(t)
+	primary.Respond(fakeSES{account: readyAccount(), identities: map[string]map[string]any{"example.com": verifiedIdentity("DOMAIN")}}.respond)
+	secondary.Respond(fakeSES{account: readyAccount()}.respond) // no identity there
+	cfg := testConfig()
+	cfg.FailoverRegions = []string{"us-west-2"}
+	c, err := ses.New(context.Background(), cfg, ses.WithRegionEndpoint("eu-west-1", primary.URL), ses.WithRegionEndpoint("us-west-2", secondary.URL))
+	require.NoError(t, err)
+	r, err := c.Check(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "eu-west-1", r.Region)
+	assert.Empty(t, r.Problems)
+	require.Len(t, r.Regions, 1)
+	assert.Equal(t, "us-west-2", r.Regions[0].Region)
+	require.Len(t, r.Regions[0].Problems, 1)
+	assert.Contains(t, r.Regions[0].Problems[0], "neither noreply@example.com nor its domain example.com is an SES identity in us-west-2")
 }

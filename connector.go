@@ -1,6 +1,7 @@
 package sesconnector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ type Connector struct {
 	recipients  *recipientGate    // nil: no per-recipient limit
 	suppression *suppressionCheck // nil: no suppression check
 	observers   []Observer        // WithObserver
+	failover    []*regionTarget   // the region, then failoverRegions; nil without failoverRegions
 	insights    *insightsCheck    // nil: the client has no GetEmailAddressInsights
 	checkOnSend bool              // WithAddressInsights: insights asked before the policy's sends
 }
@@ -65,6 +67,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		ps = verr.Problems
 	}
 	ps = append(ps, o.problems...)
+	if o.client != nil && cfg != nil && len(cfg.FailoverRegions) > 0 {
+		ps.add("WithClient", "one client cannot fail over between regions: drop failoverRegions, or let New build the clients (WithRegionEndpoint points a region elsewhere)")
+	}
 	if o.client != nil && (o.endpoint != "" || o.retryMaxAttempts != 0 || len(o.sesOptions) > 0) {
 		ps.add("WithClient", "WithEndpoint, WithRetryMaxAttempts and WithSESOptions set up the client New builds, and would be ignored; set them on your own client instead")
 	}
@@ -103,18 +108,28 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		c.shared = newSharedRate(o.sendRate, o.limiterTimeout)
 	}
 	if c.client == nil {
-		client, err := newSESClient(ctx, cfg, &o)
+		clients, err := newSESClients(ctx, cfg, &o)
 		if err != nil {
 			return nil, err
 		}
-		c.client = client
+		c.client = clients[0]
+		if len(clients) > 1 {
+			skip := cmp.Or(o.regionSkip, regionSkipFor)
+			for i, name := range append([]string{cfg.Region}, cfg.FailoverRegions...) {
+				c.failover = append(c.failover, &regionTarget{name: name, client: clients[i], skipFor: skip})
+			}
+		}
 	}
 	if o.suppressionTTL > 0 {
-		api, ok := c.client.(SuppressionAPI)
-		if !ok {
-			return nil, &ConfigError{Problems: []Problem{{Path: "WithSuppressionCheck", Message: "the client given to WithClient has no GetSuppressedDestination (SuppressionAPI)"}}}
+		apis := map[string]SuppressionAPI{}
+		for _, t := range c.targets() {
+			api, ok := t.client.(SuppressionAPI)
+			if !ok {
+				return nil, &ConfigError{Problems: []Problem{{Path: "WithSuppressionCheck", Message: "the client given to WithClient has no GetSuppressedDestination (SuppressionAPI)"}}}
+			}
+			apis[t.name] = api
 		}
-		c.suppression = newSuppressionCheck(api, o.suppressionTTL, o.suppressionTimeout, cfg.TenantName)
+		c.suppression = newSuppressionCheck(apis, o.suppressionTTL, o.suppressionTimeout, cfg.TenantName)
 	}
 	if api, ok := c.client.(InsightsAPI); ok {
 		policy := InsightsPolicy{}
@@ -128,7 +143,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 	return c, nil
 }
 
-func newSESClient(ctx context.Context, cfg *Config, o *options) (*sesv2.Client, error) {
+// newSESClients builds the SES client of cfg's region, then one for each failover region, all
+// with the same credentials, HTTP client and options.
+func newSESClients(ctx context.Context, cfg *Config, o *options) ([]SESAPI, error) {
 	load := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region)}
 	if cfg.AccessKeyID != "" {
 		load = append(load, config.WithCredentialsProvider(
@@ -139,15 +156,24 @@ func newSESClient(ctx context.Context, cfg *Config, o *options) (*sesv2.Client, 
 		return nil, fmt.Errorf("%w: loading the AWS shared configuration: %w", ErrInvalidConfig, err)
 	}
 	awsCfg.HTTPClient = sizedForConcurrency(awsCfg.HTTPClient)
-	ours := func(so *sesv2.Options) {
-		if o.endpoint != "" {
-			so.BaseEndpoint = aws.String(o.endpoint)
+	var clients []SESAPI
+	for i, region := range append([]string{cfg.Region}, cfg.FailoverRegions...) {
+		endpoint := o.regionEndpoints[region]
+		if endpoint == "" && i == 0 {
+			endpoint = o.endpoint
 		}
-		if o.retryMaxAttempts > 0 {
-			so.RetryMaxAttempts = o.retryMaxAttempts
+		ours := func(so *sesv2.Options) {
+			so.Region = region
+			if endpoint != "" {
+				so.BaseEndpoint = aws.String(endpoint)
+			}
+			if o.retryMaxAttempts > 0 {
+				so.RetryMaxAttempts = o.retryMaxAttempts
+			}
 		}
+		clients = append(clients, sesv2.NewFromConfig(awsCfg, append([]func(*sesv2.Options){ours}, o.sesOptions...)...))
 	}
-	return sesv2.NewFromConfig(awsCfg, append([]func(*sesv2.Options){ours}, o.sesOptions...)...), nil
+	return clients, nil
 }
 
 // SendMessage renders the template for usage, chosen by payload["locale"], and sends it to one
@@ -193,8 +219,13 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 			return "", tr, err
 		}
 	}
+	order := c.regionOrder(time.Now()) // nil without failoverRegions
 	if c.suppression != nil {
-		if err := c.suppression.check(ctx, to, c.logger); err != nil {
+		region := c.region // the suppression list is per region: the one the send goes to first
+		if order != nil {
+			region = order[0].name
+		}
+		if err := c.suppression.check(ctx, region, to, c.logger); err != nil {
 			return "", tr, err
 		}
 	}
@@ -203,8 +234,8 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 			return "", tr, err
 		}
 	}
-	id, called, err := c.send(ctx, in)
-	tr.calledSES = called
+	id, region, err := c.send(ctx, in, order)
+	tr.region = region
 	return id, tr, err
 }
 
@@ -270,28 +301,38 @@ func (c *Connector) template(ctx context.Context, usage UsageType, locale string
 	return nil, fmt.Errorf("%w: no template for usage type %s, locale %q, and no Generic template", ErrTemplateNotFound, usage, locale)
 }
 
-// send waits for the shared and the process's rate limiters, if any, and calls SES; it says
-// whether it called SES. Success is a MessageId: an answer without one is an error, since the
-// caller would believe a code was sent.
-func (c *Connector) send(ctx context.Context, in *sesv2.SendEmailInput) (string, bool, error) {
+// send waits for the shared and the process's rate limiters, if any, and calls SES, in the
+// regions of order when it fails over; it says which region it called last ("" for none).
+// Success is a MessageId: an answer without one is an error, since the caller would believe a
+// code was sent.
+func (c *Connector) send(ctx context.Context, in *sesv2.SendEmailInput, order []*regionTarget) (string, string, error) {
 	if c.shared != nil {
 		if err := c.shared.wait(ctx, c.logger); err != nil {
-			return "", false, err
+			return "", "", err
 		}
 	}
 	if c.limiter != nil {
 		if err := c.limiter.wait(ctx); err != nil {
-			return "", false, err
+			return "", "", err
 		}
 	}
-	out, err := c.client.SendEmail(ctx, in)
+	if order != nil {
+		return c.sendFailover(ctx, in, order)
+	}
+	id, err := sendOnce(ctx, c.client, in)
+	return id, c.region, err
+}
+
+// sendOnce is one SendEmail call, its error classified.
+func sendOnce(ctx context.Context, client SESAPI, in *sesv2.SendEmailInput) (string, error) {
+	out, err := client.SendEmail(ctx, in)
 	if err != nil {
-		return "", true, sendError(err)
+		return "", sendError(err)
 	}
 	if out == nil || aws.ToString(out.MessageId) == "" {
-		return "", true, errNoMessageID
+		return "", errNoMessageID
 	}
-	return *out.MessageId, true, nil
+	return *out.MessageId, nil
 }
 
 func (c *Connector) logSent(ctx context.Context, start time.Time, to string, usage UsageType, id string) {

@@ -29,9 +29,9 @@ func (c *Connector) checkEnforcement(r *Report, status string) {
 	r.EnforcementStatus = status
 	switch status {
 	case "PROBATION":
-		r.Problems = append(r.Problems, fmt.Sprintf("SES is reviewing the account in %s (enforcement status PROBATION): its bounce or complaint rate passed SES's thresholds; find the cause in the SES console's Reputation metrics and fix it before SES pauses sending", c.region))
+		r.Problems = append(r.Problems, fmt.Sprintf("SES is reviewing the account in %s (enforcement status PROBATION): its bounce or complaint rate passed SES's thresholds; find the cause in the SES console's Reputation metrics and fix it before SES pauses sending", r.Region))
 	case "SHUTDOWN":
-		r.Problems = append(r.Problems, fmt.Sprintf("SES has shut down sending for the account in %s (enforcement status SHUTDOWN): contact AWS Support", c.region))
+		r.Problems = append(r.Problems, fmt.Sprintf("SES has shut down sending for the account in %s (enforcement status SHUTDOWN): contact AWS Support", r.Region))
 	}
 }
 
@@ -42,11 +42,11 @@ func (c *Connector) checkDKIM(r *Report, name string, out *sesv2.GetEmailIdentit
 	switch {
 	case d == nil: // not said: nothing to report
 	case d.Status == types.DkimStatusFailed || d.Status == types.DkimStatusTemporaryFailure:
-		r.Problems = append(r.Problems, fmt.Sprintf("DKIM for %s in %s is %s: SES cannot find its CNAME records; publish the records SES shows for the identity (receivers may send unsigned mail to spam)", name, c.region, d.Status))
+		r.Problems = append(r.Problems, fmt.Sprintf("DKIM for %s in %s is %s: SES cannot find its CNAME records; publish the records SES shows for the identity (receivers may send unsigned mail to spam)", name, r.Region, d.Status))
 	case d.Status == types.DkimStatusPending || d.Status == types.DkimStatusNotStarted:
-		r.Notes = append(r.Notes, fmt.Sprintf("DKIM for %s in %s is %s: publish the CNAME records SES shows for the identity", name, c.region, d.Status))
+		r.Notes = append(r.Notes, fmt.Sprintf("DKIM for %s in %s is %s: publish the CNAME records SES shows for the identity", name, r.Region, d.Status))
 	case !d.SigningEnabled:
-		r.Notes = append(r.Notes, fmt.Sprintf("DKIM signing is off for %s in %s: turn it on, receivers trust signed mail more", name, c.region))
+		r.Notes = append(r.Notes, fmt.Sprintf("DKIM signing is off for %s in %s: turn it on, receivers trust signed mail more", name, r.Region))
 	}
 }
 

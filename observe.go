@@ -67,11 +67,11 @@ func WithObserver(o Observer) Option {
 	}
 }
 
-// sendTrace is what a send did on its way, for its observers: the template it chose, and
-// whether it called SES.
+// sendTrace is what a send did on its way, for its observers: the template it chose, and the
+// region it called last ("" when it called none).
 type sendTrace struct {
-	template  string
-	calledSES bool
+	template string
+	region   string
 }
 
 // observeStart tells the observers a send begins, and returns the context the send goes on with.
@@ -86,10 +86,7 @@ func (c *Connector) observeStart(ctx context.Context, info SendInfo) context.Con
 
 // observeDone tells the observers what became of a send.
 func (c *Connector) observeDone(ctx context.Context, info SendInfo, start time.Time, id string, tr sendTrace, err error) {
-	r := SendResult{MessageID: id, Template: tr.template, Outcome: outcomeOf(ctx, err), Err: err, Duration: time.Since(start)}
-	if tr.calledSES {
-		r.Region = c.region
-	}
+	r := SendResult{MessageID: id, Template: tr.template, Region: tr.region, Outcome: outcomeOf(ctx, err), Err: err, Duration: time.Since(start)}
 	for _, o := range c.observers {
 		o.SendDone(ctx, info, r)
 	}

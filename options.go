@@ -32,6 +32,8 @@ type options struct {
 	observers          []Observer
 	insights           *InsightsPolicy
 	sendRate           SendRateLimiter
+	regionEndpoints    map[string]string // WithRegionEndpoint
+	regionSkip         time.Duration     // withRegionSkip: tests
 	problems           problems
 }
 
@@ -66,12 +68,20 @@ func isNil(v any) bool {
 // metadata service.
 func WithEndpoint(url string) Option {
 	return func(o *options) {
-		u, err := neturl.Parse(url)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			o.problems.add("WithEndpoint", fmt.Sprintf("%q is not an http or https URL such as \"https://email.us-east-1.amazonaws.com\"", url))
+		if msg := endpointProblem(url); msg != "" {
+			o.problems.add("WithEndpoint", msg)
 		}
 		o.endpoint = url
 	}
+}
+
+// endpointProblem says what is wrong with an endpoint URL, or "".
+func endpointProblem(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%s is not an http or https URL such as \"https://email.us-east-1.amazonaws.com\"", quote(url))
+	}
+	return ""
 }
 
 // WithRetryMaxAttempts sets how many attempts the SDK makes per send, the first included;

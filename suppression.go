@@ -83,15 +83,18 @@ const defaultSuppressionTimeout = 2 * time.Second
 // golang-lru's bounded LRU with the expiry kept beside each answer: its expirable variant
 // starts a goroutine per cache that never ends, which would outlive every Connector.
 type suppressionCheck struct {
-	api      SuppressionAPI
-	absent   atomic.Bool // the endpoint does not implement the look-up (an emulator): skip it
+	apis     map[string]SuppressionAPI // by region: the list is per region
+	absent   atomic.Bool               // the endpoint does not implement the look-up (an emulator): skip it
 	ttl      time.Duration
 	timeout  time.Duration
 	tenant   string // the config's tenantName: the tenant's own list
-	cache    *lru.Cache[string, cachedAnswer]
+	cache    *lru.Cache[suppressionKey, cachedAnswer]
 	inFlight singleflight.Group
 	failures failureLog
 }
+
+// suppressionKey is an address, lower-cased, in a region: the suppression list is per region.
+type suppressionKey struct{ region, address string }
 
 // cachedAnswer is a look-up's answer until expires; a nil suppression is "not suppressed".
 type cachedAnswer struct {
@@ -99,28 +102,28 @@ type cachedAnswer struct {
 	expires     time.Time
 }
 
-func newSuppressionCheck(api SuppressionAPI, ttl, timeout time.Duration, tenant string) *suppressionCheck {
-	cache, _ := lru.New[string, cachedAnswer](maxSuppressionCache) // errs only for a size <= 0
+func newSuppressionCheck(apis map[string]SuppressionAPI, ttl, timeout time.Duration, tenant string) *suppressionCheck {
+	cache, _ := lru.New[suppressionKey, cachedAnswer](maxSuppressionCache) // errs only for a size <= 0
 	if timeout <= 0 {
 		timeout = defaultSuppressionTimeout
 	}
-	return &suppressionCheck{api: api, ttl: ttl, timeout: timeout, tenant: tenant, cache: cache, failures: failureLog{what: "suppression list look-up"}}
+	return &suppressionCheck{apis: apis, ttl: ttl, timeout: timeout, tenant: tenant, cache: cache, failures: failureLog{what: "suppression list look-up"}}
 }
 
-// check returns a *Suppression error for a suppressed recipient, the caller's context error
-// when it ends first, and nil otherwise (a failed or slow look-up included).
-func (s *suppressionCheck) check(ctx context.Context, to string, logger *slog.Logger) error {
+// check returns a *Suppression error for a recipient suppressed in region, the caller's
+// context error when it ends first, and nil otherwise (a failed or slow look-up included).
+func (s *suppressionCheck) check(ctx context.Context, region, to string, logger *slog.Logger) error {
 	if s.absent.Load() {
 		return nil
 	}
-	key := strings.ToLower(to)
+	key := suppressionKey{region, strings.ToLower(to)}
 	if a, ok := s.cache.Get(key); ok && time.Now().Before(a.expires) {
 		return asError(a.suppression)
 	}
-	ch := s.inFlight.DoChan(key, func() (any, error) {
+	ch := s.inFlight.DoChan(region+" "+key.address, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
-		sup, err := s.lookup(lctx, to)
+		sup, err := s.lookup(lctx, s.apis[region], to)
 		if err == nil {
 			s.cache.Add(key, cachedAnswer{suppression: sup, expires: time.Now().Add(s.ttl)})
 		}
@@ -167,12 +170,12 @@ func asError(s *Suppression) error {
 	return s
 }
 
-func (s *suppressionCheck) lookup(ctx context.Context, to string) (*Suppression, error) {
+func (s *suppressionCheck) lookup(ctx context.Context, api SuppressionAPI, to string) (*Suppression, error) {
 	in := &sesv2.GetSuppressedDestinationInput{EmailAddress: &to}
 	if s.tenant != "" {
 		in.TenantName = &s.tenant
 	}
-	out, err := s.api.GetSuppressedDestination(ctx, in)
+	out, err := api.GetSuppressedDestination(ctx, in)
 	switch {
 	case isCode(err, "NotFoundException"):
 		return nil, nil

@@ -55,9 +55,15 @@ func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 		}
 	} else {
 		printReport(e.stdout, r)
+		for _, region := range r.Regions {
+			fmt.Fprintln(e.stdout)
+			printReport(e.stdout, region)
+		}
 	}
-	if len(r.Problems) > 0 {
-		return exitNo
+	for _, region := range append([]*ses.Report{r}, r.Regions...) {
+		if len(region.Problems) > 0 {
+			return exitNo
+		}
 	}
 	return exitOK
 }
@@ -65,19 +71,20 @@ func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 // jsonReport is the report as check -json prints it: what SES did not answer is null, never
 // a zero or a false (or true) that nobody read.
 type jsonReport struct {
-	Region                string   `json:"region"`
-	ProductionAccess      *bool    `json:"productionAccess"`
-	SendingEnabled        *bool    `json:"sendingEnabled"`
-	MaxSendRate           *float64 `json:"maxSendRate"`
-	Max24HourSend         *float64 `json:"max24HourSend"`
-	SentLast24Hours       *float64 `json:"sentLast24Hours"`
-	EnforcementStatus     *string  `json:"enforcementStatus"` // HEALTHY, PROBATION, SHUTDOWN
-	Identity              string   `json:"identity"`
-	IdentityVerified      *bool    `json:"identityVerified"`
-	ConfigurationSet      *string  `json:"configurationSet"`      // null: none configured
-	ConfigurationSetFound *bool    `json:"configurationSetFound"` // null: none configured, or not read
-	Problems              []string `json:"problems"`
-	Notes                 []string `json:"notes"`
+	Region                string       `json:"region"`
+	ProductionAccess      *bool        `json:"productionAccess"`
+	SendingEnabled        *bool        `json:"sendingEnabled"`
+	MaxSendRate           *float64     `json:"maxSendRate"`
+	Max24HourSend         *float64     `json:"max24HourSend"`
+	SentLast24Hours       *float64     `json:"sentLast24Hours"`
+	EnforcementStatus     *string      `json:"enforcementStatus"` // HEALTHY, PROBATION, SHUTDOWN
+	Identity              string       `json:"identity"`
+	IdentityVerified      *bool        `json:"identityVerified"`
+	ConfigurationSet      *string      `json:"configurationSet"`      // null: none configured
+	ConfigurationSetFound *bool        `json:"configurationSetFound"` // null: none configured, or not read
+	Problems              []string     `json:"problems"`
+	Notes                 []string     `json:"notes"`
+	Regions               []jsonReport `json:"regions,omitempty"` // the failover regions
 }
 
 func reportJSON(r *ses.Report) jsonReport {
@@ -87,6 +94,9 @@ func reportJSON(r *ses.Report) jsonReport {
 	}
 	if j.Notes == nil {
 		j.Notes = []string{}
+	}
+	for _, region := range r.Regions {
+		j.Regions = append(j.Regions, reportJSON(region))
 	}
 	if r.EnforcementStatus != "" {
 		j.EnforcementStatus = &r.EnforcementStatus
