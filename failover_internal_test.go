@@ -17,8 +17,8 @@ import (
 
 // regionLog records which region took each MessageId.
 type regionLog struct {
-	mu     sync.Mutex
-	region map[string]string
+	mu             sync.Mutex
+	region         map[string]string
 	firstSecondary time.Time
 }
 
