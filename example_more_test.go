@@ -283,3 +283,62 @@ func (printObserver) SendStart(ctx context.Context, _ ses.SendInfo) context.Cont
 func (printObserver) SendDone(_ context.Context, s ses.SendInfo, r ses.SendResult) {
 	fmt.Printf("%s, locale %q: %s, template %q, region %q\n", s.Usage, s.Locale, r.Outcome, r.Template, r.Region)
 }
+
+// steadyRate is a shared limiter that has every send wait 10 ms (redislimit.NewSendRate keeps
+// such a schedule in Redis for every replica).
+type steadyRate struct{}
+
+func (steadyRate) Reserve(context.Context) (time.Duration, error) { return 10 * time.Millisecond, nil }
+
+// WithSendRateLimiter spaces the sends of every replica together, at the account's rate.
+func ExampleWithSendRateLimiter() {
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithClient(quietSES{}), ses.WithSendRateLimiter(steadyRate{}))
+	if err != nil {
+		panic(err)
+	}
+	start := time.Now()
+	_, err = c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(err, time.Since(start) >= 10*time.Millisecond)
+	// Output: <nil> true
+}
+
+// WithRegionEndpoint points each region of a failover config at its own endpoint: here two
+// stand-in servers, the first of which is down. The send goes out through the second.
+func ExampleWithRegionEndpoint() {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Amzn-ErrorType", "ServiceUnavailable")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"MessageId":"0100018c-us-west-2"}`)
+	}))
+	defer up.Close()
+	cfg := exampleConfig()
+	cfg.FailoverRegions = []string{"us-west-2"}
+	ctx := context.Background()
+	c, err := ses.New(ctx, cfg, ses.WithRegionEndpoint("eu-west-1", down.URL), ses.WithRegionEndpoint("us-west-2", up.URL), ses.WithRetryMaxAttempts(1))
+	if err != nil {
+		panic(err)
+	}
+	id, err := c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(id, err)
+	// Output: 0100018c-us-west-2 <nil>
+}
+
+// SendQuota reads the account's sending quota, to size a shared send rate.
+func ExampleConnector_SendQuota() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"SendQuota":{"MaxSendRate":14,"Max24HourSend":50000,"SentLast24Hours":120}}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := ses.New(ctx, exampleConfig(), ses.WithEndpoint(srv.URL))
+	if err != nil {
+		panic(err)
+	}
+	perSecond, perDay, err := c.SendQuota(ctx)
+	fmt.Println(perSecond, perDay, err)
+	// Output: 14 50000 <nil>
+}
