@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,8 +21,8 @@ import (
 
 var previewCommand = &command{
 	name:    "preview",
-	summary: "serve a web page of every template rendered, per usage type and locale, re-read when the config changes",
-	usage:   "-config FILE [-addr 127.0.0.1:8088] [-payload JSON]",
+	summary: "serve a web page of every template rendered, per usage type and locale, that follows the config as it changes",
+	usage:   "-config FILE [-addr 127.0.0.1:8088] [-payload JSON] [-allow-send [-endpoint URL]]",
 	example: `sesconnector preview -config ses.json    # then open http://127.0.0.1:8088/`,
 	run:     runPreview,
 }
@@ -36,8 +37,16 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 	configPath := fs.String("config", "", "the connector's JSON config `file` (required)")
 	addr := fs.String("addr", "127.0.0.1:8088", "listen `address`; only loopback unless you give another")
 	payloadJSON := fs.String("payload", "", "more sample payload as a JSON `object`, editable on the page too")
+	allowSend := fs.Bool("allow-send", false, `let the page send a message to an address typed on it ("Send me this"), through the config's SES or -endpoint`)
+	endpoint := fs.String("endpoint", "", "with -allow-send: send through this SES endpoint `URL`, e.g. a local Mailpit or the SES emulator")
 	if code := c.parseFlags(e, fs, args, "config"); code >= 0 {
 		return code
+	}
+	if msg := checkEndpoint(*endpoint); msg != "" {
+		return c.usageError(e, fs, "%s", msg)
+	}
+	if *endpoint != "" && !*allowSend {
+		return c.usageError(e, fs, "-endpoint goes with -allow-send")
 	}
 	if _, err := (sample{Extra: *payloadJSON}).payload(nil); err != nil {
 		return c.usageError(e, fs, `-payload %q: give a JSON object, such as '{"name": "Ana"}'`, *payloadJSON)
@@ -45,6 +54,9 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 	p, err := newPreview(*configPath, *payloadJSON)
 	if err != nil {
 		return fail(e, c, err)
+	}
+	if *allowSend {
+		p.enableSend(*endpoint)
 	}
 	if err := p.watch(ctx); err != nil {
 		return fail(e, c, err)
@@ -65,17 +77,23 @@ type preview struct {
 	path  string
 	extra string // -payload
 
-	mu       sync.Mutex
-	cfg      *ses.Config // nil while the file does not load
-	problems []string
-	loadedAt time.Time
+	allowSend bool   // -allow-send
+	endpoint  string // -endpoint
+	token     string // what every send must carry: made per run, shown only on the page
+
+	mu          sync.Mutex
+	cfg         *ses.Config // nil while the file does not load
+	problems    []string
+	loadedAt    time.Time
+	version     int64                   // of the config read; the live reload follows it
+	subscribers map[chan int64]struct{} // the pages waiting for the next version
 }
 
 func newPreview(path, extra string) (*preview, error) {
 	if _, err := filepath.Abs(path); err != nil {
 		return nil, err
 	}
-	p := &preview{path: path, extra: extra}
+	p := &preview{path: path, extra: extra, subscribers: map[chan int64]struct{}{}}
 	p.load()
 	return p, nil
 }
@@ -96,6 +114,13 @@ func (p *preview) load() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cfg, p.problems, p.loadedAt = cfg, problems, time.Now()
+	p.version++
+	for ch := range p.subscribers {
+		select {
+		case ch <- p.version:
+		default: // a page that has not read the last version yet will read this one
+		}
+	}
 }
 
 // watch re-reads the config when its file is written, created, renamed or removed (editors
@@ -158,9 +183,17 @@ func hostGuard(listenAddr string, h http.Handler) http.Handler {
 
 func (p *preview) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/style.css":
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		http.ServeFileFS(w, r, previewFiles, "preview/style.css")
+	case "/style.css", "/preview.js":
+		http.ServeFileFS(w, r, previewFiles, "preview"+r.URL.Path)
+		return
+	case "/events":
+		p.events(w, r)
+		return
+	case "/eml":
+		p.eml(w, r)
+		return
+	case "/send":
+		p.send(w, r)
 		return
 	case "/":
 	default:
@@ -168,28 +201,76 @@ func (p *preview) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	cfg, problems, loadedAt := p.cfg, p.problems, p.loadedAt
+	cfg, problems, loadedAt, version := p.cfg, p.problems, p.loadedAt, p.version
 	p.mu.Unlock()
 
 	q := r.URL.Query()
 	if !q.Has("extra") {
 		q.Set("extra", p.extra)
 	}
-	pg := page{ConfigPath: p.path, ConfigName: filepath.Base(p.path), LoadedAt: loadedAt.Format(time.TimeOnly), Sample: sampleFrom(q), Problems: problems}
+	pg := page{ConfigPath: p.path, ConfigName: filepath.Base(p.path), LoadedAt: loadedAt.Format(time.TimeOnly), Version: version,
+		Sample: sampleFrom(q), Width: "desktop", Usage: q.Get("usage"), Locale: q.Get("locale"), Problems: problems,
+		AllowSend: p.allowSend, Token: p.token}
+	if q.Get("width") == "phone" {
+		pg.Width = "phone"
+	}
 	base, err := pg.Sample.payload(nil)
 	if err != nil {
 		pg.PageWarnings = append(pg.PageWarnings, err.Error())
 	}
 	if cfg != nil {
-		if pg.Rows, err = buildRows(r.Context(), cfg, base); err != nil {
+		for _, u := range usageTypes {
+			pg.Usages = append(pg.Usages, string(u))
+		}
+		pg.Locales = locales(cfg)
+		if pg.Cards, err = buildCards(r.Context(), cfg, base, sampleQuery(pg.Sample), pg.Usage, pg.Locale); err != nil {
 			pg.Problems = append(pg.Problems, err.Error())
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// The frames (srcdoc, sandboxed without scripts) inherit this policy: their templates' own
-	// <style> and style= must apply, as in a mail client; scripts run nowhere.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src https: data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	// <style> and style= must apply, as in a mail client; the page's one script is its own.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src https: data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'")
 	if err := pageTemplate.Execute(w, pg); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// sampleQuery is the sample payload as the page's query carries it.
+func sampleQuery(s sample) url.Values {
+	return url.Values{"code": {s.Code}, "link": {s.Link}, "organization": {s.Organization}, "extra": {s.Extra}}
+}
+
+// events streams the config's version to a page (Server-Sent Events): the current one at once,
+// then each new one as the file changes. The server's write timeout ends a stream; the page's
+// EventSource reconnects and compares versions, so no change is missed.
+func (p *preview) events(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ch := make(chan int64, 1)
+	p.mu.Lock()
+	p.subscribers[ch] = struct{}{}
+	version := p.version
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.subscribers, ch)
+		p.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintf(w, "retry: 1000\nevent: version\ndata: %d\n\n", version)
+	flusher.Flush()
+	for {
+		select {
+		case v := <-ch:
+			fmt.Fprintf(w, "event: version\ndata: %d\n\n", v)
+			flusher.Flush()
+		case <-r.Context().Done():
+			return
+		}
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	ses "github.com/sesconnector/sesconnector"
@@ -56,26 +59,35 @@ func (s sample) payload(base ses.Payload) (ses.Payload, error) {
 
 type page struct {
 	ConfigPath, ConfigName, LoadedAt string
+	Version                          int64 // of the config read: the live reload compares it
 	Sample                           sample
+	Width                            string // "desktop" or "phone"
+	Usage, Locale                    string // the filters; "" for all
+	Usages, Locales                  []string
+	AllowSend                        bool
+	Token                            string // the per-run token a send must carry
 	PageWarnings                     []string
 	Problems                         []string
-	Rows                             []row
+	Cards                            []*card
 }
 
-type row struct {
-	Usage string
-	Cells []cell
-}
-
-type cell struct {
-	Usage, Locale       string // Locale "default": no locale
-	Template, Fallback  string
+// card is one rendered message, shown once for every usage type and locale it serves.
+type card struct {
+	Keys                string   // "SignIn/default Register/pt-BR": the usage types and locales, for selectors
+	UsedBy              []usedBy // the usage types and locales that get this message
+	Usage, Locale       string   // the first of UsedBy: the .eml and the send render it
+	Template            string
+	From, To, ReplyTo   string
 	Subject, HTML, Text string
 	Headers             [][2]string
 	Size                int
 	Error               string
 	Warnings            []string
+	EMLQuery            template.URL // the query of its .eml download, encoded by url.Values
 }
+
+// usedBy is one usage type and locale, with the fallback that led to the card's template.
+type usedBy struct{ Usage, Locale, Fallback string }
 
 // usageTypes are Logto's, in its order.
 var usageTypes = []ses.UsageType{
@@ -83,55 +95,81 @@ var usageTypes = []ses.UsageType{
 	ses.UsageUserPermissionValidation, ses.UsageBindNewIdentifier, ses.UsageMfaVerification, ses.UsageBindMfa,
 }
 
-const defaultLocale = "default"
+const (
+	defaultLocale = "default"
+	sampleTo      = "preview@example.com" // the To of every card: the preview sends nothing
+)
 
-// buildRows renders every usage type in every locale of cfg.
-func buildRows(ctx context.Context, cfg *ses.Config, base ses.Payload) ([]row, error) {
+// locales are "default" (no locale) and every locale of cfg's templates.
+func locales(cfg *ses.Config) []string {
+	out := []string{defaultLocale}
+	for _, t := range cfg.Templates {
+		if t.Locale != "" && !slices.Contains(out, t.Locale) {
+			out = append(out, t.Locale)
+		}
+	}
+	return out
+}
+
+// buildCards renders every usage type in every locale of cfg (those the filters keep), and
+// collapses those that render the same message into one card.
+func buildCards(ctx context.Context, cfg *ses.Config, base ses.Payload, sampleQuery url.Values, usage, locale string) ([]*card, error) {
 	conn, err := ses.New(ctx, cfg, ses.WithClient(noSend{}))
 	if err != nil {
 		return nil, err
 	}
-	locales := []string{defaultLocale}
-	for _, t := range cfg.Templates {
-		if t.Locale != "" && !slices.Contains(locales, t.Locale) {
-			locales = append(locales, t.Locale)
-		}
-	}
-	rows := make([]row, 0, len(usageTypes))
+	var cards []*card
+	byKey := map[string]*card{}
 	for _, u := range usageTypes {
-		r := row{Usage: string(u)}
-		for _, l := range locales {
-			r.Cells = append(r.Cells, renderCell(ctx, conn, cfg, u, l, base))
+		if usage != "" && string(u) != usage {
+			continue
 		}
-		rows = append(rows, r)
+		for _, l := range locales(cfg) {
+			if locale != "" && l != locale {
+				continue
+			}
+			c, tmpl, fb := renderCard(ctx, conn, cfg, u, l, base)
+			key := strings.Join([]string{strconv.Itoa(tmpl), c.Subject, c.HTML, c.Text, c.Error, c.ReplyTo}, "\x00")
+			if first := byKey[key]; first != nil {
+				first.UsedBy = append(first.UsedBy, usedBy{string(u), l, fb})
+				first.Keys += " " + string(u) + "/" + l
+				continue
+			}
+			c.UsedBy = []usedBy{{string(u), l, fb}}
+			c.Keys = string(u) + "/" + l
+			q := cloneValues(sampleQuery)
+			q.Set("usage", string(u))
+			q.Set("locale", l)
+			c.EMLQuery = template.URL(q.Encode())
+			byKey[key] = c
+			cards = append(cards, c)
+		}
 	}
-	return rows, nil
+	return cards, nil
 }
 
-func renderCell(ctx context.Context, conn *ses.Connector, cfg *ses.Config, usage ses.UsageType, locale string, base ses.Payload) cell {
-	c := cell{Usage: string(usage), Locale: locale}
+// renderCard renders one usage type and locale as the Connector would send it; it says which
+// template it took (-1 for none) and the fallback that led there.
+func renderCard(ctx context.Context, conn *ses.Connector, cfg *ses.Config, usage ses.UsageType, locale string, base ses.Payload) (*card, int, string) {
+	c := &card{Usage: string(usage), Locale: locale}
 	asked := locale
 	if locale == defaultLocale {
 		asked = ""
 	}
-	if i := cfg.TemplateFor(usage, asked); i >= 0 {
+	i, fb := cfg.TemplateFor(usage, asked), ""
+	if i >= 0 {
 		t := cfg.Templates[i]
 		c.Template = fmt.Sprintf("templates[%d] · %s · %s", i, t.UsageType, orDefault(t.Locale))
-		c.Fallback = fallback(usage, asked, t)
+		fb = fallback(usage, asked, t)
 	}
-	p := ses.Payload{}
-	for k, v := range base {
-		p[k] = v
-	}
-	if asked != "" {
-		p["locale"] = asked
-	}
-	in, err := conn.Compose(ctx, "preview@example.com", usage, p)
+	in, err := compose(ctx, conn, usage, asked, base)
 	if err != nil {
 		c.Error = err.Error()
-		return c
+		return c, i, fb
 	}
 	msg := in.Content.Simple
+	c.From, c.To = aws.ToString(in.FromEmailAddress), in.Destination.ToAddresses[0]
+	c.ReplyTo = strings.Join(in.ReplyToAddresses, ", ")
 	c.Subject = *msg.Subject.Data
 	if msg.Body.Html != nil {
 		c.HTML = *msg.Body.Html.Data
@@ -144,7 +182,28 @@ func renderCell(ctx context.Context, conn *ses.Connector, cfg *ses.Config, usage
 	}
 	c.Size = len(c.Subject) + len(c.HTML) + len(c.Text)
 	c.Warnings = warnings(c)
-	return c
+	return c, i, fb
+}
+
+// compose renders usage and locale ("" for none) with the sample payload, to the sample
+// recipient.
+func compose(ctx context.Context, conn *ses.Connector, usage ses.UsageType, locale string, base ses.Payload) (*sesv2.SendEmailInput, error) {
+	p := ses.Payload{}
+	for k, v := range base {
+		p[k] = v
+	}
+	if locale != "" {
+		p["locale"] = locale
+	}
+	return conn.Compose(ctx, sampleTo, usage, p)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
 }
 
 func orDefault(locale string) string {
@@ -173,29 +232,54 @@ func fallback(usage ses.UsageType, locale string, t ses.Template) string {
 	return "fallback: " + strings.Join(steps, "; ")
 }
 
-// gmailClip is the size past which Gmail cuts a message and shows "[Message clipped]".
-const gmailClip = 102 * 1024
-
-var (
-	imgTag   = regexp.MustCompile(`(?is)<img\b[^>]*>`)
-	altAttr  = regexp.MustCompile(`(?i)\balt\s*=`)
-	httpLink = regexp.MustCompile(`(?i)\b(?:href|src)\s*=\s*["']?\s*http://`)
+// gmailClip is the size past which Gmail cuts a message and shows "[Message clipped]"; a
+// subject over subjectFold characters is folded, and cut by many clients.
+const (
+	gmailClip   = 100 * 1024
+	subjectFold = 78
 )
 
-// warnings are what an email author should fix before users see the message.
-func warnings(c cell) []string {
+var (
+	imgTag      = regexp.MustCompile(`(?is)<img\b[^>]*>`)
+	altAttr     = regexp.MustCompile(`(?i)\balt\s*=`)
+	httpLink    = regexp.MustCompile(`(?i)\bhref\s*=\s*["']?\s*http://`)
+	insecureImg = regexp.MustCompile(`(?is)<img\b[^>]*\bsrc\s*=\s*["']?\s*(?:http://|//)`)
+	scriptTag   = regexp.MustCompile(`(?i)<script\b`)
+	eventAttr   = regexp.MustCompile(`(?i)<[a-z][^>]*\son[a-z]+\s*=`)
+	formTag     = regexp.MustCompile(`(?i)<(?:form|input|button|select|textarea)\b`)
+	externalCSS = regexp.MustCompile(`(?i)<link\b[^>]*stylesheet|@import\b`)
+)
+
+// warnings are what mail clients would do to the message, and what an author should fix
+// before users see it.
+func warnings(c *card) []string {
 	var w []string
 	if c.Text == "" {
 		w = append(w, "no plain-text part: add \"text\" beside the HTML content, for clients and filters that read text")
 	}
-	if len(c.HTML) > gmailClip {
-		w = append(w, fmt.Sprintf("HTML is %d bytes: Gmail clips messages over 102 KB, hiding what follows", len(c.HTML)))
+	if n := len([]rune(c.Subject)); n > subjectFold {
+		w = append(w, fmt.Sprintf("the subject is %d characters: clients cut it past about %d", n, subjectFold))
+	}
+	if c.Size > gmailClip {
+		w = append(w, fmt.Sprintf("the message is %d bytes: Gmail clips messages over 100 KB, hiding what follows", c.Size))
+	}
+	for _, check := range []struct {
+		re  *regexp.Regexp
+		msg string
+	}{
+		{scriptTag, "a <script>: every mail client strips it"},
+		{eventAttr, "an event handler (on...=): mail clients strip it"},
+		{formTag, "a form or form field: most mail clients disable or strip it"},
+		{externalCSS, "external CSS (<link rel=stylesheet> or @import): most clients ignore it; inline the styles"},
+		{insecureImg, "an image without https: clients block it or warn"},
+		{httpLink, "an http: link: use https"},
+	} {
+		if check.re.MatchString(c.HTML) {
+			w = append(w, check.msg)
+		}
 	}
 	if n := countMissingAlt(c.HTML); n > 0 {
 		w = append(w, fmt.Sprintf("%d image(s) without alt text: screen readers and clients that block images show nothing", n))
-	}
-	if httpLink.MatchString(c.HTML) {
-		w = append(w, "an http: link or image: use https, or clients warn and tracking-free delivery is not assured")
 	}
 	return w
 }
