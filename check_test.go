@@ -192,14 +192,7 @@ func TestCheckProblems(t *testing.T) {
 				tc.cfg(cfg)
 			}
 			r, _ := checkWith(t, cfg, tc.fake)
-			require.Len(t, r.Problems, len(tc.problems), "%q", r.Problems)
-			for i, want := range tc.problems {
-				assert.Contains(t, r.Problems[i], want)
-			}
-			require.Len(t, r.Notes, len(tc.notes), "%q", r.Notes)
-			for i, want := range tc.notes {
-				assert.Contains(t, r.Notes[i], want)
-			}
+			assertFindings(t, r, tc.problems, tc.notes)
 			assert.Equal(t, tc.identity, r.Identity)
 			assert.Equal(t, tc.verified, r.IdentityVerified)
 			assert.Equal(t, cfg.ConfigurationSetName == "" || strings.Contains(tc.name, "disabled"), r.ConfigurationSetFound)
@@ -323,14 +316,7 @@ func TestCheckDeliverability(t *testing.T) {
 				cfg.ConfigurationSetName = "auth-mail"
 			}
 			r, paths := checkWith(t, cfg, tc.fake)
-			require.Len(t, r.Problems, len(tc.problems), "%q", r.Problems)
-			for i, want := range tc.problems {
-				assert.Contains(t, r.Problems[i], want)
-			}
-			require.Len(t, r.Notes, len(tc.notes), "%q", r.Notes)
-			for i, want := range tc.notes {
-				assert.Contains(t, r.Notes[i], want)
-			}
+			assertFindings(t, r, tc.problems, tc.notes)
 			assert.Equal(t, tc.enforcement, r.EnforcementStatus)
 			assert.Equal(t, tc.wantRecsCalled, slices.Contains(paths, "POST /v2/email/vdm/recommendations"), "%v", paths)
 		})
@@ -366,14 +352,7 @@ func TestCheckTenant(t *testing.T) {
 			cfg := testConfig()
 			cfg.TenantName, cfg.ConfigurationSetName = "acme", "auth-mail"
 			r, _ := checkWith(t, cfg, tc.fake)
-			require.Len(t, r.Problems, len(tc.problems), "%q", r.Problems)
-			for i, want := range tc.problems {
-				assert.Contains(t, r.Problems[i], want)
-			}
-			require.Len(t, r.Notes, len(tc.notes), "%q", r.Notes)
-			for i, want := range tc.notes {
-				assert.Contains(t, r.Notes[i], want)
-			}
+			assertFindings(t, r, tc.problems, tc.notes)
 		})
 	}
 }
@@ -397,4 +376,17 @@ func TestCheckEveryRegion(t *testing.T) {
 	assert.Equal(t, "us-west-2", r.Regions[0].Region)
 	require.Len(t, r.Regions[0].Problems, 1)
 	assert.Contains(t, r.Regions[0].Problems[0], "neither noreply@example.com nor its domain example.com is an SES identity in us-west-2")
+}
+
+// assertFindings checks a report's problems and notes, in order, each containing its text.
+func assertFindings(t *testing.T, r *ses.Report, problems, notes []string) {
+	t.Helper()
+	require.Len(t, r.Problems, len(problems), "%q", r.Problems)
+	for i, want := range problems {
+		assert.Contains(t, r.Problems[i], want)
+	}
+	require.Len(t, r.Notes, len(notes), "%q", r.Notes)
+	for i, want := range notes {
+		assert.Contains(t, r.Notes[i], want)
+	}
 }

@@ -172,12 +172,7 @@ func TestPreviewGmailClip(t *testing.T) {
 // The page follows the file: a config that stops validating shows its problems, and a fixed
 // one renders again.
 func TestPreviewReloads(t *testing.T) {
-	path := previewConfig(t, warnedConfig)
-	p, err := newPreview(path, "")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	require.NoError(t, p.watch(ctx))
+	path, p := watchedPreview(t)
 
 	require.NoError(t, os.WriteFile(path, []byte(`{"region":"mars","templates":[]}`), 0o600))
 	require.Eventually(t, func() bool {
@@ -324,12 +319,7 @@ func TestPreviewHostGuard(t *testing.T) {
 // The page keeps following the file after it was briefly a named pipe or a huge file: each
 // shows as a problem, and the fixed file renders again.
 func TestPreviewSurvivesFIFOAndHugeFile(t *testing.T) {
-	path := previewConfig(t, warnedConfig)
-	p, err := newPreview(path, "")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	require.NoError(t, p.watch(ctx))
+	path, p := watchedPreview(t)
 	restore := func() {
 		tmp := path + ".tmp"
 		require.NoError(t, os.WriteFile(tmp, []byte(warnedConfig), 0o600))
@@ -459,18 +449,13 @@ func TestPreviewSendMeThis(t *testing.T) {
 // The page follows the file without a reload, keeping the payload as typed; the phone width
 // makes the frames 375 px wide, and a frame takes its content's height.
 func TestPreviewLiveInBrowser(t *testing.T) {
-	path := previewConfig(t, warnedConfig)
-	p, err := newPreview(path, "")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	require.NoError(t, p.watch(ctx))
+	path, p := watchedPreview(t)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close) // after the browser's cleanup: its event stream ends first
 	b := browser(t)
 	frame := `article[data-usage="SignIn"][data-locale="default"] iframe`
 	require.NoError(t, chromedp.Do(b, chromedp.Navigate(srv.URL+"/?width=desktop"), chromedp.WaitVisible(chromedp.CSS(frame))))
-	_, err = chromedp.Run(b, chromedp.Evaluate[bool](`window.stillThisPage = true`))
+	_, err := chromedp.Run(b, chromedp.Evaluate[bool](`window.stillThisPage = true`))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(b,
 		chromedp.SetValue(chromedp.ID("code"), "111222"), // typed, not rendered
@@ -504,4 +489,16 @@ func TestPreviewLiveInBrowser(t *testing.T) {
 	require.Len(t, heights, 2)
 	assert.InDelta(t, heights[1]+2, heights[0], 1, "the frame follows its content's height")
 	assert.Less(t, heights[0], 100.0, "a two-line mail gets a short frame, not the stylesheet's 120 px")
+}
+
+// watchedPreview is a preview of warnedConfig that follows its file until the test ends.
+func watchedPreview(t *testing.T) (string, *preview) {
+	t.Helper()
+	path := previewConfig(t, warnedConfig)
+	p, err := newPreview(path, "")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, p.watch(ctx))
+	return path, p
 }
