@@ -219,7 +219,7 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 			return "", tr, err
 		}
 	}
-	order := c.regionOrder(time.Now()) // nil without failoverRegions
+	order := c.regionOrder() // nil without failoverRegions
 	if c.suppression != nil {
 		region := c.region // the suppression list is per region: the one the send goes to first
 		if order != nil {

@@ -100,10 +100,11 @@ func (c *Connector) targets() []*regionTarget {
 
 // regionOrder is the order a send tries the regions in: the config's order, regions being
 // skipped after the others; nil without failoverRegions.
-func (c *Connector) regionOrder(now time.Time) []*regionTarget {
+func (c *Connector) regionOrder() []*regionTarget {
 	if c.failover == nil {
 		return nil
 	}
+	now := time.Now()
 	order := make([]*regionTarget, 0, len(c.failover))
 	var skipped []*regionTarget
 	for _, t := range c.failover {
