@@ -269,6 +269,10 @@ func TestPreviewInBrowser(t *testing.T) {
 		`(() => { const f = document.querySelector('article[data-usage="SignIn"][data-locale="default"] iframe'); return f.sandbox.length === 1 && f.sandbox.contains('allow-same-origin') && !f.sandbox.contains('allow-scripts') })()`))
 	require.NoError(t, err)
 	assert.True(t, sandboxed, "the frame is sandboxed without scripts (same origin only for the page to size it)")
+	cards, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('article.card')].map(a => a.dataset.keys.split(' ').length + ' ' + a.querySelector('h3').textContent)`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"1 Code 987654", "1 Código 987654", "2 Register · default", "14 Code 987654"}, cards,
+		"18 usage types and locales, 4 cards: the 14 that get Generic's message collapse into one")
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the viewport: what a person sees first
 	require.NoError(t, err)
 
