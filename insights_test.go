@@ -59,12 +59,8 @@ type insightsSES struct {
 
 func (s *insightsSES) GetEmailAddressInsights(ctx context.Context, in *sesv2.GetEmailAddressInsightsInput, _ ...func(*sesv2.Options)) (*sesv2.GetEmailAddressInsightsOutput, error) {
 	s.lookups.Add(1)
-	if s.gate != nil {
-		select {
-		case <-s.gate:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := waitGate(ctx, s.gate); err != nil {
+		return nil, err
 	}
 	if s.fail != nil {
 		return nil, s.fail

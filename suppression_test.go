@@ -38,12 +38,8 @@ var since = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func (s *suppressionSES) GetSuppressedDestination(ctx context.Context, in *sesv2.GetSuppressedDestinationInput, _ ...func(*sesv2.Options)) (*sesv2.GetSuppressedDestinationOutput, error) {
 	s.lookups.Add(1)
 	time.Sleep(s.slow)
-	if s.gate != nil {
-		select {
-		case <-s.gate:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := waitGate(ctx, s.gate); err != nil {
+		return nil, err
 	}
 	if s.err != nil {
 		return nil, s.err
@@ -266,4 +262,17 @@ func TestWireSuppressionCheck(t *testing.T) {
 	r, err = c.Check(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"access denied to ses:GetSuppressedDestination: WithSuppressionCheck cannot see the suppression list, so every send goes ahead unchecked; grant it to the credentials that send"}, r.Problems)
+}
+
+// waitGate waits for gate to close, or for ctx; a nil gate does not wait.
+func waitGate(ctx context.Context, gate chan struct{}) error {
+	if gate == nil {
+		return nil
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
