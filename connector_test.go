@@ -138,15 +138,18 @@ func TestNewRefusesInvalidConfigAndOptions(t *testing.T) {
 // No rate panics or takes unbounded memory: out of range is a problem naming the bound.
 func TestWithMaxSendRateRange(t *testing.T) {
 	t.Parallel()
-	for _, r := range []float64{math.NaN(), 0, -1, math.Inf(1), math.Inf(-1), 1e300, 100_001} {
+	for _, r := range []float64{math.NaN(), 0, -1, math.Inf(1), math.Inf(-1), 1e300, 100_001, math.SmallestNonzeroFloat64, 1e-9, 1.0 / 86_401} {
 		_, err := ses.New(context.Background(), testConfig(), ses.WithClient(&mockSES{}), ses.WithMaxSendRate(r))
 		require.ErrorIs(t, err, ses.ErrInvalidConfig, "%v", r)
 		assert.Contains(t, err.Error(), "WithMaxSendRate: ", "%v", r)
 		if r > 100_000 && !math.IsInf(r, 1) {
 			assert.Contains(t, err.Error(), "over the 100000 this limit holds exactly", "%v", r)
 		}
+		if r > 0 && r < 1e-5 {
+			assert.Contains(t, err.Error(), "under one a day", "%v", r)
+		}
 	}
-	for _, r := range []float64{1e-3, 0.5, 14, 100_000} {
+	for _, r := range []float64{1.0 / 86_400, 1e-3, 0.5, 14, 100_000} {
 		_, err := ses.New(context.Background(), testConfig(), ses.WithClient(&mockSES{}), ses.WithMaxSendRate(r))
 		require.NoError(t, err, "%v", r)
 	}

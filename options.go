@@ -99,13 +99,15 @@ func WithRetryMaxAttempts(n int) Option {
 // MaxSendRate, so that bursts wait their turn instead of being throttled: no window of one
 // second carries more than ceil(perSecond) sends, a burst of that many goes at once, and the
 // long-run rate is perSecond. The limit keeps the start times of the last ceil(perSecond)
-// sends, so perSecond is at most 100,000. A send waits at most until its context is done, and is refused
+// sends, so perSecond is at most 100,000; it is at least one a day (1/86,400). A send waits at most until its context is done, and is refused
 // at once with ErrThrottled when its context's deadline would come first.
 func WithMaxSendRate(perSecond float64) Option {
 	return func(o *options) {
 		switch {
 		case !(perSecond > 0) || math.IsInf(perSecond, 0):
 			o.problems.add("WithMaxSendRate", fmt.Sprintf("%v messages per second; give a positive number", perSecond))
+		case perSecond < minSendRateLimit:
+			o.problems.add("WithMaxSendRate", fmt.Sprintf("%v messages per second is under one a day (%.6g); give the account's MaxSendRate", perSecond, minSendRateLimit))
 		case perSecond > maxSendRateLimit:
 			o.problems.add("WithMaxSendRate", fmt.Sprintf("%v messages per second is over the %d this limit holds exactly; SES quotas are far below it", perSecond, maxSendRateLimit))
 		}
@@ -115,6 +117,9 @@ func WithMaxSendRate(perSecond float64) Option {
 
 // maxSendRateLimit bounds WithMaxSendRate: its memory is 24 bytes a send per second.
 const maxSendRateLimit = 100_000
+
+// minSendRateLimit is one send a day: below it the window overflows a time.Duration.
+const minSendRateLimit = 1.0 / 86_400
 
 // WithLogger logs one record per send: usage type, masked recipient (j***@example.com), message
 // ID or error, and duration. No recipient appears in any other form, and nothing secret is
