@@ -2,6 +2,7 @@ package sesconnector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,10 +12,22 @@ import (
 
 // SendRateLimiter says how long this send must wait so that every replica together stays under
 // the account's rate (a shared store: redislimit.NewSendRate). Reserve takes the send's place
-// in the shared schedule. An error fails open: the process's own WithMaxSendRate, if any,
-// still holds.
+// in the shared schedule, unless that place is further off than MaxWait(ctx): then it takes
+// nothing and returns an error matching ErrThrottled, and the send is refused. Any other error
+// fails open: the send goes ahead, and the process's own WithMaxSendRate, if any, still holds.
 type SendRateLimiter interface {
 	Reserve(ctx context.Context) (wait time.Duration, err error)
+}
+
+type maxWaitKey struct{}
+
+// MaxWait is the longest wait the Connector accepts for the reservation Reserve is asked for:
+// the caller's time left before its deadline. A limiter decides with it, in the same step as
+// it takes the place (inside one Redis round trip, say), so that a send it would refuse never
+// takes a place in the schedule. ok is false when the caller has no deadline.
+func MaxWait(ctx context.Context) (wait time.Duration, ok bool) {
+	wait, ok = ctx.Value(maxWaitKey{}).(time.Duration)
+	return wait, ok
 }
 
 // WithSendRateLimiter spaces sends with l, shared by every replica: the account's SES
@@ -47,12 +60,20 @@ func newSharedRate(l SendRateLimiter, timeout time.Duration) *sharedRate {
 
 // wait reserves the send's place and waits for it.
 func (s *sharedRate) wait(ctx context.Context, logger *slog.Logger) error {
-	a := callWithin(ctx, s.timeout, func(ctx context.Context) allowed {
+	rctx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		rctx = context.WithValue(ctx, maxWaitKey{}, max(time.Until(deadline), 0))
+	}
+	a := callWithin(rctx, s.timeout, func(ctx context.Context) allowed {
 		wait, err := s.limiter.Reserve(ctx)
 		return allowed{retryAfter: wait, err: err}
 	})
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: waiting for the shared send rate: %w", ErrSendFailed, err)
+	}
+	if a.err != nil && errors.Is(a.err, ErrThrottled) {
+		s.failures.ok(ctx, logger) // the limiter answered: it refused this send
+		return &kindError{text: "sesconnector: the shared send rate refused this send: " + cut(a.err.Error(), maxErrorText), kind: ErrThrottled, cause: a.err}
 	}
 	if a.err != nil {
 		s.failures.failed(ctx, logger, a.err.Error())

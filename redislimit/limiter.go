@@ -52,8 +52,9 @@ const KeyPrefix = "sesconnector:"
 
 // Limiter is a sesconnector.RecipientLimiter backed by Redis. It is safe for concurrent use.
 type Limiter struct {
-	rl    *redis_rate.Limiter
-	limit redis_rate.Limit
+	rl      *redis_rate.Limiter
+	bounded bool // the client honours contexts by itself
+	limit   redis_rate.Limit
 }
 
 var _ sesconnector.RecipientLimiter = (*Limiter)(nil)
@@ -73,16 +74,20 @@ func New(rdb redis.UniversalClient, n int, per time.Duration) (*Limiter, error) 
 		return nil, fmt.Errorf("%w: a window of %v; give one of a second or more", ErrInvalidLimit, per)
 	}
 	return &Limiter{
-		rl:    redis_rate.NewLimiter(rdb),
-		limit: redis_rate.Limit{Rate: n, Burst: n, Period: per},
+		rl:      redis_rate.NewLimiter(rdb),
+		bounded: honoursContext(rdb),
+		limit:   redis_rate.Limit{Rate: n, Burst: n, Period: per},
 	}, nil
 }
 
 // Allow implements sesconnector.RecipientLimiter: it records one message to key if the limit
 // has room, or says how long until it has. An error means Redis could not be asked; the
-// Connector then sends anyway (fails open) and logs it.
+// Connector then sends anyway (fails open) and logs it. It returns by ctx's deadline with any
+// client, even one built with go-redis's defaults.
 func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	res, err := l.rl.Allow(ctx, KeyPrefix+key, l.limit)
+	res, err := within(ctx, l.bounded, func(ctx context.Context) (*redis_rate.Result, error) {
+		return l.rl.Allow(ctx, KeyPrefix+key, l.limit)
+	})
 	if err != nil {
 		return false, 0, fmt.Errorf("redislimit: %w", err)
 	}
@@ -90,4 +95,44 @@ func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, e
 		return true, 0, nil
 	}
 	return false, res.RetryAfter, nil
+}
+
+// honoursContext says whether rdb ends a command at its context's deadline by itself
+// (ContextTimeoutEnabled); go-redis's defaults do not, and wait out their own timeouts.
+func honoursContext(rdb redis.UniversalClient) bool {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// lateAnswer is how long past its context's deadline a call may take to give up.
+const lateAnswer = 50 * time.Millisecond
+
+// within runs fn and returns by ctx's deadline whatever the client does: a client that honours
+// contexts is called directly; with any other, fn runs on its own goroutine and the caller
+// stops waiting when ctx ends (the command then finishes or times out on its own).
+func within[T any](ctx context.Context, bounded bool, fn func(context.Context) (T, error)) (T, error) {
+	if _, ok := ctx.Deadline(); bounded || (!ok && ctx.Done() == nil) {
+		return fn(ctx)
+	}
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		v, err := fn(ctx)
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }

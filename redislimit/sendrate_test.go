@@ -2,6 +2,7 @@ package redislimit_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,6 +76,10 @@ func TestSharedSendRateAcrossReplicas(t *testing.T) {
 		wg.Go(func() {
 			for time.Now().Before(stop) {
 				_, err := replicas[i%4].SendMessage(context.Background(), "jane@example.com", sesconnector.UsageSignIn, sesconnector.Payload{"code": "123456"})
+				if errors.Is(err, sesconnector.ErrThrottled) { // the schedule is a horizon ahead: refused, nothing taken
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
 				assert.NoError(t, err)
 			}
 		})
@@ -92,10 +97,76 @@ func TestNewSendRateRefusesBadLimits(t *testing.T) {
 	for _, l := range []sesconnector.SendRateLimiter{
 		redislimit.NewSendRate(nil, "k", 1), redislimit.NewSendRate(rdb, "", 1), redislimit.NewSendRate(rdb, "k", 0),
 		redislimit.NewSendRate(rdb, "k", -1), redislimit.NewSendRate(rdb, "k", 1e300),
+		redislimit.NewSendRate(rdb, "k", 10, redislimit.WithHorizon(0)),                   // under one interval (101 ms)
+		redislimit.NewSendRate(rdb, "k", 10, redislimit.WithHorizon(50*time.Millisecond)), // likewise
+		redislimit.NewSendRate(rdb, "k", 10, redislimit.WithHorizon(2*time.Minute)),
 	} {
 		_, err := l.Reserve(context.Background())
 		require.ErrorIs(t, err, redislimit.ErrInvalidLimit)
 	}
+}
+
+// A reservation that would wait past the caller's longest wait, or past the horizon, takes
+// nothing: decided inside the one round trip, so the schedule is where it was.
+func TestReserveRefusalTakesNothing(t *testing.T) {
+	srv := redistest.StartForTest(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	// One every 2.02 s with a 3-s horizon: two places, at 0 and 2.02 s; the third would wait
+	// 4.04 s, and is refused until a second has passed, far longer than twenty refusals take.
+	l := redislimit.NewSendRate(rdb, "refusal", 0.5, redislimit.WithHorizon(3*time.Second))
+	key := redislimit.KeyPrefix + "sendrate:refusal"
+	schedule := func() int64 {
+		v, err := rdb.Get(context.Background(), key).Int64()
+		require.NoError(t, err)
+		return v
+	}
+	for i := range 2 {
+		wait, err := l.Reserve(context.Background())
+		require.NoError(t, err, "place %d", i)
+		assert.Less(t, wait, 3*time.Second)
+	}
+	full := schedule()
+	for range 20 {
+		wait, err := l.Reserve(context.Background())
+		require.ErrorIs(t, err, sesconnector.ErrThrottled, "past the horizon")
+		assert.Contains(t, err.Error(), "past the horizon of 3s; nothing was reserved")
+		assert.Greater(t, wait, 3*time.Second)
+	}
+	assert.Equal(t, full, schedule(), "twenty refusals moved nothing")
+
+	// The caller's longest wait, passed by the Connector, is decided in the same round trip.
+	sink := &arrivals{}
+	ses := httptest.NewServer(sink)
+	defer ses.Close()
+	cfg := config()
+	cfg.AccessKeyID, cfg.AccessKeySecret = "AKIAIOSFODNN7EXAMPLE", "fake-secret-for-redislimit"
+	c, err := sesconnector.New(context.Background(), cfg, sesconnector.WithEndpoint(ses.URL),
+		sesconnector.WithSendRateLimiter(redislimit.NewSendRate(rdb, "deadline", 1))) // one a second
+	require.NoError(t, err)
+	require.NoError(t, sendWithin(c, 2*time.Second), "the first place is now")
+	before, err := rdb.Get(context.Background(), redislimit.KeyPrefix+"sendrate:deadline").Int64()
+	require.NoError(t, err)
+	for range 10 {
+		err := sendWithin(c, 300*time.Millisecond) // the next place is 1 s off
+		require.ErrorIs(t, err, sesconnector.ErrThrottled)
+		assert.Contains(t, err.Error(), "left before the deadline; nothing was reserved")
+	}
+	after, err := rdb.Get(context.Background(), redislimit.KeyPrefix+"sendrate:deadline").Int64()
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "ten refused sends moved nothing")
+	_, total := sink.busiest()
+	assert.Equal(t, 1, total)
+	ttl, err := rdb.PTTL(context.Background(), key).Result()
+	require.NoError(t, err)
+	assert.Positive(t, ttl, "the key expires by itself")
+}
+
+func sendWithin(c *sesconnector.Connector, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, err := c.SendMessage(ctx, "jane@example.com", sesconnector.UsageSignIn, sesconnector.Payload{"code": "123456"})
+	return err
 }
 
 // BenchmarkSendRateReserve is what the shared rate adds to a send against a local

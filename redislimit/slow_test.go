@@ -2,9 +2,6 @@ package redislimit_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,85 +10,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/internal/cutproxy"
 	"github.com/sesconnector/sesconnector/internal/redistest"
 	"github.com/sesconnector/sesconnector/redislimit"
 )
-
-// proxy listens on loopback and, for each connection, either forwards to target holding every
-// chunk for delay each way, or (target "") accepts and never answers. Everything stops when
-// the test ends.
-func proxy(t *testing.T, target string, delay time.Duration) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	pipe := func(dst, src net.Conn) {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case <-time.After(delay):
-			case <-done:
-				return
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-	}
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			track(c)
-			if target == "" {
-				wg.Go(func() { _, _ = io.Copy(io.Discard, c) }) // reads, never answers
-				continue
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			track(up)
-			wg.Go(func() { pipe(up, c) })
-			wg.Go(func() { pipe(c, up) })
-		}
-	})
-	t.Cleanup(func() {
-		close(done)
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
-}
 
 // A send with Redis 2 s slow, or not answering at all, goes ahead within the limiter's budget,
 // with go-redis's default options as with redislimit.Options: a caller with a 3 s deadline
 // gets its mail.
 func TestSlowRedisDoesNotHoldSends(t *testing.T) {
 	srv := redistest.StartForTest(t)
-	targets := map[string]string{
-		"Redis delayed 2 s":   proxy(t, srv.Addr, 2*time.Second),
-		"Redis not answering": proxy(t, "", 0),
-	}
+	slow, silent := cutproxy.Start(t, "redis://"+srv.Addr), cutproxy.Start(t, "redis://"+srv.Addr)
+	slow.Delay(2 * time.Second)
+	silent.Blackhole()
+	targets := map[string]string{"Redis delayed 2 s": slow.Addr, "Redis not answering": silent.Addr}
 	clients := map[string]func(addr string) *redis.Options{
 		"go-redis defaults": func(addr string) *redis.Options { return &redis.Options{Addr: addr} },
 		"redislimit.Options": func(addr string) *redis.Options {
@@ -134,4 +66,31 @@ func TestOptionsHonourTheContext(t *testing.T) {
 	assert.Equal(t, 2, opts.DB)
 	_, err = redislimit.Options("http://nope")
 	require.Error(t, err)
+}
+
+// Every call returns by its context's deadline (+50 ms) with any client, even one built with
+// go-redis's defaults, which wait out their own 3-s read timeout: a blackholed Redis answers
+// each call with the context's own error, not the client's timeout.
+func TestCallsHonourTheContextWithDefaultClients(t *testing.T) {
+	srv := redistest.StartForTest(t)
+	silent := cutproxy.Start(t, "redis://"+srv.Addr)
+	silent.Blackhole()
+	rdb := redis.NewClient(&redis.Options{Addr: silent.Addr}) // go-redis's defaults
+	defer rdb.Close()
+	l, err := redislimit.New(rdb, 1, time.Hour)
+	require.NoError(t, err)
+	rate := redislimit.NewSendRate(rdb, "k", 10)
+	for name, call := range map[string]func(context.Context) error{
+		"Allow":   func(ctx context.Context) error { _, _, err := l.Allow(ctx, "k"); return err },
+		"Reserve": func(ctx context.Context) error { _, err := rate.Reserve(ctx); return err },
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		err := call(ctx)
+		elapsed := time.Since(start)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "%s: the caller's deadline ended it", name)
+		assert.Less(t, elapsed, 3*time.Second, "%s: not go-redis's own 3-s read timeout", name)
+		t.Logf("%s returned %v after a 200 ms deadline", name, elapsed.Round(time.Millisecond))
+	}
 }
