@@ -131,12 +131,12 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 		}
 		c.suppression = newSuppressionCheck(apis, o.suppressionTTL, o.suppressionTimeout, cfg.TenantName)
 	}
-	if api, ok := c.client.(InsightsAPI); ok {
+	if apis := insightsAPIs(c.targets()); apis != nil {
 		policy := InsightsPolicy{}
 		if o.insights != nil {
 			policy = *o.insights
 		}
-		c.insights, c.checkOnSend = newInsightsCheck(api, policy), o.insights != nil
+		c.insights, c.checkOnSend = newInsightsCheck(apis, policy), o.insights != nil
 	} else if o.insights != nil {
 		return nil, &ConfigError{Problems: []Problem{{Path: "WithAddressInsights", Message: "the client given to WithClient has no GetEmailAddressInsights (InsightsAPI)"}}}
 	}
@@ -171,7 +171,11 @@ func newSESClients(ctx context.Context, cfg *Config, o *options) ([]SESAPI, erro
 				so.RetryMaxAttempts = o.retryMaxAttempts
 			}
 		}
-		clients = append(clients, sesv2.NewFromConfig(awsCfg, append([]func(*sesv2.Options){ours}, o.sesOptions...)...))
+		fns := append([]func(*sesv2.Options){ours}, o.sesOptions...)
+		if len(cfg.FailoverRegions) > 0 {
+			fns = append(fns, sendOnceFn) // a lost answer: the next region, not the same one again
+		}
+		clients = append(clients, sesv2.NewFromConfig(awsCfg, fns...))
 	}
 	return clients, nil
 }
@@ -220,17 +224,17 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 		}
 	}
 	order := c.regionOrder() // nil without failoverRegions
+	region := c.region       // the suppression list and the insights are asked where the send goes first
+	if order != nil {
+		region = order[0].name
+	}
 	if c.suppression != nil {
-		region := c.region // the suppression list is per region: the one the send goes to first
-		if order != nil {
-			region = order[0].name
-		}
 		if err := c.suppression.check(ctx, region, to, c.logger); err != nil {
 			return "", tr, err
 		}
 	}
 	if c.checkOnSend {
-		if err := c.insights.check(ctx, to, usage, c.logger); err != nil {
+		if err := c.insights.check(ctx, region, to, usage, c.logger); err != nil {
 			return "", tr, err
 		}
 	}

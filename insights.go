@@ -2,11 +2,12 @@ package sesconnector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -85,21 +86,29 @@ func defaultRefuse(a *AddressInsights) bool {
 	return a.Valid == VerdictLow || a.Disposable == VerdictHigh
 }
 
-// Defaults of the address insights.
+// Defaults of the address insights, and how they behave under faults.
 const (
 	defaultInsightsTTL     = 24 * time.Hour
-	defaultInsightsTimeout = 2 * time.Second
+	defaultInsightsTimeout = 2 * time.Second // a look-up's budget, or half the caller's time if less
 	maxInsightsCache       = 100_000
+
+	insightsFailuresToSkip = 3                // failed look-ups in a row in a region...
+	insightsSkipFor        = 30 * time.Second // ...skip that region's look-ups this long
+	insightsAbsentAfter    = 3                // "unknown operation" answers in a row before the endpoint is taken to lack it
+	insightsAbsentFor      = 10 * time.Minute // then asked again after this long
 )
 
 // WithAddressInsights asks SES (ses:GetEmailAddressInsights) before sending the policy's usage
 // types, after the recipient limit and the suppression check, and refuses with
-// ErrUndeliverable (errors.As reaches the *AddressInsights) when p.Refuse says so. Answers
-// are cached per lower-cased address for p.TTL, and concurrent sends to one address share one
-// look-up, which runs on a context of its own for at most 2 s: a look-up that fails or is slow
-// is logged, once per run of failures, and the send goes ahead. A caller whose own context ends
-// while it waits gets that context's error, and nothing is sent. The recipient is never
-// logged. SES charges per look-up: cache, and check sign-ups only (the default).
+// ErrUndeliverable (errors.As reaches the *AddressInsights) when p.Refuse says so. It asks in
+// the region the send goes to first (with failoverRegions, the first region not being skipped).
+// Answers are cached per lower-cased address for p.TTL, and concurrent sends to one address
+// share one look-up, which runs on a context of its own. A send waits for it at most 2 s, or
+// half of its own time left if that is less: a look-up that fails or is slow is logged, once
+// per run of failures, and the send goes ahead; after 3 failures in a row a region's look-ups
+// are skipped for 30 s. A caller whose own context ends while it waits gets that context's
+// error, and nothing is sent. The recipient is never logged. SES charges per look-up: cache,
+// and check sign-ups only (the default).
 func WithAddressInsights(p InsightsPolicy) Option {
 	return func(o *options) {
 		if p.TTL < 0 {
@@ -114,10 +123,9 @@ func WithAddressInsights(p InsightsPolicy) Option {
 	}
 }
 
-// insightsCheck asks SES about addresses, through a bounded cache.
+// insightsCheck asks SES about addresses, in the send's region, through a bounded cache.
 type insightsCheck struct {
-	api      InsightsAPI
-	absent   atomic.Bool // the endpoint does not implement the look-up (an emulator): skip it
+	regions  map[string]*insightsRegion
 	usages   []UsageType
 	ttl      time.Duration
 	refuse   func(*AddressInsights) bool
@@ -126,14 +134,27 @@ type insightsCheck struct {
 	failures failureLog
 }
 
+// insightsRegion is one region's look-ups and their health.
+type insightsRegion struct {
+	api InsightsAPI
+
+	mu        sync.Mutex
+	failures  int       // failed look-ups in a row
+	unknown   int       // "unknown operation" answers in a row
+	skipUntil time.Time // no look-ups before this: failing, or lacking the operation
+}
+
 type cachedInsights struct {
 	insights *AddressInsights
 	expires  time.Time
 }
 
-func newInsightsCheck(api InsightsAPI, p InsightsPolicy) *insightsCheck {
+func newInsightsCheck(apis map[string]InsightsAPI, p InsightsPolicy) *insightsCheck {
 	cache, _ := lru.New[string, cachedInsights](maxInsightsCache) // errs only for a size <= 0
-	ic := &insightsCheck{api: api, usages: p.Usages, ttl: p.TTL, refuse: p.Refuse, cache: cache, failures: failureLog{what: "address insights look-up"}}
+	ic := &insightsCheck{regions: map[string]*insightsRegion{}, usages: p.Usages, ttl: p.TTL, refuse: p.Refuse, cache: cache, failures: failureLog{what: "address insights look-up"}}
+	for name, api := range apis {
+		ic.regions[name] = &insightsRegion{api: api}
+	}
 	if len(ic.usages) == 0 {
 		ic.usages = []UsageType{UsageRegister}
 	}
@@ -146,23 +167,64 @@ func newInsightsCheck(api InsightsAPI, p InsightsPolicy) *insightsCheck {
 	return ic
 }
 
+// skipping says whether the region's look-ups are being skipped now.
+func (r *insightsRegion) skipping(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return now.Before(r.skipUntil)
+}
+
+// done records a look-up's outcome, and says whether it has just made the region be taken to
+// lack the operation.
+func (r *insightsRegion) done(now time.Time, err error) (absent bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err == nil:
+		r.failures, r.unknown = 0, 0
+	case notImplemented(err):
+		r.failures = 0
+		if r.unknown++; r.unknown >= insightsAbsentAfter {
+			r.unknown, r.skipUntil = 0, now.Add(insightsAbsentFor)
+			return true
+		}
+	default:
+		r.unknown = 0
+		if r.failures++; r.failures >= insightsFailuresToSkip {
+			r.failures, r.skipUntil = 0, now.Add(insightsSkipFor)
+		}
+	}
+	return false
+}
+
+// budget is how long a caller waits for a look-up: 2 s, or half its time left if less.
+func insightsBudget(ctx context.Context) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return min(defaultInsightsTimeout, time.Until(deadline)/2)
+	}
+	return defaultInsightsTimeout
+}
+
+// errInsightsBudget is a look-up the caller stopped waiting for.
+var errInsightsBudget = errors.New("no answer within the look-up's budget (2 s, or half of the send's time left)")
+
 // check refuses a send whose address the policy refuses; it fails open.
-func (ic *insightsCheck) check(ctx context.Context, to string, usage UsageType, logger *slog.Logger) error {
-	if !slices.Contains(ic.usages, usage) || ic.absent.Load() {
+func (ic *insightsCheck) check(ctx context.Context, region, to string, usage UsageType, logger *slog.Logger) error {
+	if !slices.Contains(ic.usages, usage) {
 		return nil
 	}
-	a, err := ic.get(ctx, to)
+	r := ic.regions[region]
+	if r == nil || r.skipping(time.Now()) {
+		return nil
+	}
+	a, err := ic.get(ctx, region, to, logger)
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: waiting for SES's address insights: %w", ErrSendFailed, ctx.Err())
 	case err != nil && notImplemented(err):
-		if ic.absent.CompareAndSwap(false, true) && logger != nil {
-			logger.LogAttrs(ctx, slog.LevelWarn, "sesconnector: the endpoint does not implement GetEmailAddressInsights (a local emulator?); WithAddressInsights is off for this Connector",
-				slog.String("error", cut(maskIn(err.Error(), to), maxErrorText)))
-		}
-		return nil
+		return nil // counted, and warned of once it is taken as lacking
 	case err != nil:
-		ic.failures.failed(ctx, logger, maskIn(err.Error(), to))
+		ic.failures.failed(ctx, logger, region+": "+maskIn(err.Error(), to))
 		return nil
 	}
 	ic.failures.ok(ctx, logger)
@@ -172,36 +234,47 @@ func (ic *insightsCheck) check(ctx context.Context, to string, usage UsageType, 
 	return nil
 }
 
-// get returns the insights for an address, from the cache or from one shared look-up.
-func (ic *insightsCheck) get(ctx context.Context, to string) (*AddressInsights, error) {
+// get returns the insights for an address, from the cache or from one shared look-up in
+// region, waiting at most the caller's budget.
+func (ic *insightsCheck) get(ctx context.Context, region, to string, logger *slog.Logger) (*AddressInsights, error) {
 	key := strings.ToLower(to)
 	if c, ok := ic.cache.Get(key); ok && time.Now().Before(c.expires) {
 		return c.insights, nil
 	}
+	r := ic.regions[region]
+	budget := insightsBudget(ctx)
 	ch := ic.inFlight.DoChan(key, func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultInsightsTimeout)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 		defer cancel()
-		a, err := ic.lookup(lctx, to)
+		a, err := ic.lookup(lctx, r.api, to)
+		if r.done(time.Now(), err) && logger != nil {
+			logger.LogAttrs(lctx, slog.LevelWarn, "sesconnector: the endpoint does not implement GetEmailAddressInsights (a local emulator?); address insights are off in this region for 10 minutes",
+				slog.String("region", region), slog.String("error", cut(maskIn(err.Error(), to), maxErrorText)))
+		}
 		if err == nil {
 			ic.cache.Add(key, cachedInsights{insights: a, expires: time.Now().Add(ic.ttl)})
 		}
 		return a, err
 	})
+	timer := time.NewTimer(budget)
+	defer timer.Stop()
 	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
 		}
-		a := *r.Val.(*AddressInsights) // a copy: the cached one stays as SES said
+		a := *res.Val.(*AddressInsights) // a copy: the cached one stays as SES said
 		a.Address = to
 		return &a, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-timer.C:
+		return nil, errInsightsBudget
 	}
 }
 
-func (ic *insightsCheck) lookup(ctx context.Context, to string) (*AddressInsights, error) {
-	out, err := ic.api.GetEmailAddressInsights(ctx, &sesv2.GetEmailAddressInsightsInput{EmailAddress: &to})
+func (ic *insightsCheck) lookup(ctx context.Context, api InsightsAPI, to string) (*AddressInsights, error) {
+	out, err := api.GetEmailAddressInsights(ctx, &sesv2.GetEmailAddressInsightsInput{EmailAddress: &to})
 	switch {
 	case err != nil:
 		return nil, err
@@ -239,7 +312,7 @@ func (c *Connector) AddressInsights(ctx context.Context, address string) (*Addre
 	if c.insights == nil {
 		return nil, fmt.Errorf("%w: the client given to WithClient has no GetEmailAddressInsights (InsightsAPI)", ErrInvalidConfig)
 	}
-	a, err := c.insights.get(ctx, address)
+	a, err := c.insights.get(ctx, c.firstRegion(), address, c.logger)
 	if err != nil {
 		return nil, &kindError{text: "sesconnector: SES's address insights: " + cut(maskIn(err.Error(), address), maxErrorText), kind: ErrSendFailed, cause: err}
 	}

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // endpointIDPattern is a global endpoint's ID as SES's endpoint rules take it: DNS labels of
@@ -96,6 +100,27 @@ func (c *Connector) targets() []*regionTarget {
 		return c.failover
 	}
 	return []*regionTarget{{name: c.region, client: c.client}}
+}
+
+// firstRegion is the region a send would go to first.
+func (c *Connector) firstRegion() string {
+	if order := c.regionOrder(); order != nil {
+		return order[0].name
+	}
+	return c.region
+}
+
+// insightsAPIs is each region's InsightsAPI; nil when a client has none (WithClient).
+func insightsAPIs(targets []*regionTarget) map[string]InsightsAPI {
+	apis := map[string]InsightsAPI{}
+	for _, t := range targets {
+		api, ok := t.client.(InsightsAPI)
+		if !ok {
+			return nil
+		}
+		apis[t.name] = api
+	}
+	return apis
 }
 
 // regionOrder is the order a send tries the regions in: the config's order, regions being
@@ -206,4 +231,41 @@ func regionalFailure(err error) bool {
 		return re.HTTPStatusCode() >= 500
 	}
 	return !errors.As(err, &apiErr) // no answer at all
+}
+
+// onceSent keeps the SDK from sending a message twice in one region when it may have reached
+// SES: with failoverRegions, an attempt that failed after the request may have been written (a
+// reset, an EOF, a timeout while waiting for the answer) is not retried there; the send moves
+// on to the next region instead, so a lost answer gives at most one copy per region. A
+// connection that was never made (a dial error) is retried as before, and so is every answer
+// (5xx, throttling).
+type onceSent struct{ aws.RetryerV2 }
+
+func (r onceSent) IsErrorRetryable(err error) bool {
+	if mayHaveReached(err) {
+		return false
+	}
+	return r.RetryerV2.IsErrorRetryable(err)
+}
+
+// mayHaveReached reports an attempt that got no answer after its connection was made: SES may
+// have taken the request.
+func mayHaveReached(err error) bool {
+	var sendErr *smithyhttp.RequestSendError
+	if !errors.As(err, &sendErr) {
+		return false // an answer, or no attempt at all
+	}
+	var opErr *net.OpError
+	return !(errors.As(err, &opErr) && opErr.Op == "dial")
+}
+
+// sendOnceFn sets a failover client's retryer to onceSent; it runs after every other option.
+func sendOnceFn(so *sesv2.Options) {
+	r := so.Retryer
+	if r == nil {
+		r = retry.NewStandard()
+	}
+	if v2, ok := r.(aws.RetryerV2); ok {
+		so.Retryer = onceSent{v2}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -29,6 +30,7 @@ type Response struct {
 	Body      string // default: {"MessageId":"sestest-N"} for 200, {"message":...} for errors
 	Hang      bool   // never answer, until the client gives up or the server closes
 	NoBody    bool   // answer with an empty body, whatever the status
+	Reset     bool   // take the request, then reset the connection without answering (a lost answer)
 }
 
 // Responder chooses the answer to the n-th request (1-based).
@@ -99,6 +101,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if responder != nil {
 		resp = responder(n, req)
 	}
+	if resp.Reset {
+		resetConnection(w)
+		return
+	}
 	if resp.Hang {
 		select {
 		case <-r.Context().Done():
@@ -119,4 +125,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.Status)
 	_, _ = io.WriteString(w, resp.Body)
+}
+
+// resetConnection closes the request's connection with a TCP reset: the request was read, and
+// its answer is lost.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	conn.Close()
 }
