@@ -237,3 +237,29 @@ func maskIn(text, to string) string {
 	}
 	return re.ReplaceAllLiteralString(text, maskAddress(to))
 }
+
+// addressIn finds what looks like an email address in a text, in any letter case, with its @
+// written or percent-encoded (%40, as in a URL's path). The local part leaves out / = ? and &,
+// which are rare in an address and common around one in a URL.
+var addressIn = regexp.MustCompile(`(?i)[a-z0-9!#$%'*+^_` + "`" + `{|}~.-]+(?:@|%40)[a-z0-9-]+(?:\.[a-z0-9-]+)+`)
+
+// MaskAddresses returns text with every email address in it masked as the logs mask a
+// recipient, j***@example.com: whatever its letter case, and with its @ percent-encoded too.
+// SES's error messages quote recipients ("Email address (jane@example.com) does not exist on
+// your suppression list"); sesotel masks every text the SDK gives its spans with it, and a
+// telemetry or logging hook of your own can do the same.
+func MaskAddresses(text string) string {
+	if !strings.Contains(text, "@") && !strings.Contains(text, "%40") {
+		return text
+	}
+	return addressIn.ReplaceAllStringFunc(text, func(addr string) string {
+		local, domain, ok := strings.Cut(addr, "@")
+		if !ok {
+			local, domain, _ = strings.Cut(addr, "%40")
+		}
+		if len(local) < 3 {
+			return "***@" + domain
+		}
+		return local[:1] + "***@" + domain
+	})
+}

@@ -213,7 +213,7 @@ func (c *Connector) sendMessage(ctx context.Context, to string, usage UsageType,
 	var tr sendTrace
 	in, ct, err := c.compose(ctx, to, usage, payload)
 	if ct != nil {
-		tr.template = ct.name
+		tr.template, tr.locale = ct.name, ct.locale
 	}
 	if err != nil {
 		return "", tr, err

@@ -32,6 +32,7 @@ type SendInfo struct {
 type SendResult struct {
 	MessageID string        // "" unless Outcome is OutcomeSent
 	Template  string        // the template used: "templates[2]", "lookup"; "" when none was chosen
+	Locale    string        // the normalized locale of the config's template used; "" for none, or the lookup's
 	Region    string        // the region that took (or last refused) the message; "" before any call
 	Outcome   Outcome       // what became of it, for dashboards: one of the Outcome constants
 	Err       error         // nil only for OutcomeSent
@@ -71,6 +72,7 @@ func WithObserver(o Observer) Option {
 // region it called last ("" when it called none).
 type sendTrace struct {
 	template string
+	locale   string
 	region   string
 }
 
@@ -86,7 +88,7 @@ func (c *Connector) observeStart(ctx context.Context, info SendInfo) context.Con
 
 // observeDone tells the observers what became of a send.
 func (c *Connector) observeDone(ctx context.Context, info SendInfo, start time.Time, id string, tr sendTrace, err error) {
-	r := SendResult{MessageID: id, Template: tr.template, Region: tr.region, Outcome: outcomeOf(ctx, err), Err: err, Duration: time.Since(start)}
+	r := SendResult{MessageID: id, Template: tr.template, Locale: tr.locale, Region: tr.region, Outcome: outcomeOf(ctx, err), Err: err, Duration: time.Since(start)}
 	for _, o := range c.observers {
 		o.SendDone(ctx, info, r)
 	}

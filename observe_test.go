@@ -151,7 +151,7 @@ func TestObserverOutcomes(t *testing.T) {
 }
 
 // The context SendStart returns is the one the SES call gets; SendTest is observed too, with
-// the locale normalized.
+// the locale normalized; SendResult.Locale is the locale of the template used.
 func TestObserverContextAndInfo(t *testing.T) {
 	t.Parallel()
 	api := &ctxSES{}
@@ -164,6 +164,8 @@ func TestObserverContextAndInfo(t *testing.T) {
 	_, err = c.SendTest(context.Background(), "admin@example.com")
 	require.NoError(t, err)
 	assert.Equal(t, []ses.SendInfo{{Usage: ses.UsageSignIn, Locale: "pt-br"}, {Usage: ses.UsageGeneric}}, o.infos)
+	assert.Equal(t, "pt", o.done[0].Locale, "pt-br asked, the config's pt template used")
+	assert.Empty(t, o.done[1].Locale, "the Generic template has no locale")
 
 	_, err = ses.New(context.Background(), testConfig(), ses.WithClient(api), ses.WithObserver(nil))
 	require.ErrorIs(t, err, ses.ErrInvalidConfig)

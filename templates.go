@@ -15,6 +15,7 @@ type Payload map[string]any
 // compiledTemplate is a validated Template parsed for rendering.
 type compiledTemplate struct {
 	name    string // "templates[2]", or "lookup": what observers are told
+	locale  string // the config template's normalized locale; "" for none and for the lookup's
 	subject text
 	html    *text  // nil for plain-text content
 	text    *text  // nil without a plain-text part
@@ -107,8 +108,8 @@ func newTemplateSet(ts []Template) templateSet {
 	set := make(templateSet, len(ts))
 	for i := range ts {
 		ct, _ := compileTemplate(&ts[i])
-		ct.name = fmt.Sprintf("templates[%d]", i)
-		set[templateKey{ts[i].UsageType, normalizeLocale(ts[i].Locale)}] = ct
+		ct.name, ct.locale = fmt.Sprintf("templates[%d]", i), normalizeLocale(ts[i].Locale)
+		set[templateKey{ts[i].UsageType, ct.locale}] = ct
 	}
 	return set
 }
