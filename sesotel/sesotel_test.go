@@ -178,10 +178,16 @@ func TestSpansAndDurationPerOutcome(t *testing.T) {
 			spans := tel.sendSpans()
 			require.Len(t, spans, 1)
 			s := spans[0]
-			assert.Equal(t, trace.SpanKindClient, s.SpanKind())
-			want := map[string]string{
-				"sesconnector.usage_type": "SignIn", "sesconnector.locale": "pt-br", "sesconnector.template": tc.template,
-				"sesconnector.outcome": string(tc.outcome), "sesconnector.message_id": tc.messageID, "cloud.region": tc.region,
+			assert.Equal(t, trace.SpanKindInternal, s.SpanKind(), "the SDK's HTTP call is the client span")
+			want := map[string]string{"sesconnector.usage_type": "SignIn", "sesconnector.outcome": string(tc.outcome),
+				"sesconnector.locale": "pt"} // pt-BR asked for, the pt template used
+			if tc.template == "" {
+				want["sesconnector.locale"] = "other" // no template chosen: not a locale of the config
+			}
+			for k, v := range map[string]string{"sesconnector.template": tc.template, "sesconnector.message_id": tc.messageID, "cloud.region": tc.region} {
+				if v != "" { // an attribute with no value is left out
+					want[k] = v
+				}
 			}
 			if tc.outcome == sesconnector.OutcomeSent {
 				assert.Equal(t, codes.Unset, s.Status().Code)
@@ -197,8 +203,11 @@ func TestSpansAndDurationPerOutcome(t *testing.T) {
 			points := h.Data.(metricdata.Histogram[float64]).DataPoints
 			require.Len(t, points, 1)
 			assert.Equal(t, uint64(1), points[0].Count, "the count is the send count")
-			assert.Equal(t, map[string]string{"sesconnector.usage_type": "SignIn", "sesconnector.outcome": string(tc.outcome), "cloud.region": tc.region},
-				attrs(points[0].Attributes.ToSlice()))
+			wantPoint := map[string]string{"sesconnector.usage_type": "SignIn", "sesconnector.outcome": string(tc.outcome)}
+			if tc.region != "" {
+				wantPoint["cloud.region"] = tc.region
+			}
+			assert.Equal(t, wantPoint, attrs(points[0].Attributes.ToSlice()))
 			tel.noRecipient(t)
 		})
 	}
@@ -269,8 +278,13 @@ func TestFeedbackCounted(t *testing.T) {
 	got := map[string]int64{}
 	for _, p := range sum.DataPoints {
 		a := attrs(p.Attributes.ToSlice())
-		got[a["sesconnector.event_type"]+"/"+a["sesconnector.usage_type"]+"/"+a["sesconnector.bounce_type"]] += p.Value
+		if p.Value > 0 {
+			got[a["sesconnector.event_type"]+"/"+a["sesconnector.usage_type"]+"/"+a["sesconnector.bounce_type"]] += p.Value
+		}
 	}
 	assert.Equal(t, map[string]int64{"Bounce/SignIn/Permanent": 2, "Complaint/SignIn/": 1, "Delivery/SignIn/": 1, "Bounce//Permanent": 1}, got)
+	// Created at 0 by New: Delivery, Complaint and three bounce types, for no usage type, the
+	// nine and other.
+	assert.Len(t, sum.DataPoints, 5*11)
 	tel.noRecipient(t)
 }

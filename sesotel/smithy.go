@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sesconnector/sesconnector"
 )
 
 // This file adapts OpenTelemetry to the SDK's tracing and metrics interfaces (smithy-go's
@@ -28,8 +30,8 @@ func attributes(p *smithy.Properties) []attribute.KeyValue {
 	for k, v := range values {
 		key := attribute.Key(fmt.Sprint(k))
 		switch v := v.(type) {
-		case string:
-			attrs = append(attrs, key.String(v))
+		case string: // exception.message, api.error_message: SES's texts quote recipients
+			attrs = append(attrs, key.String(sesconnector.MaskAddresses(v)))
 		case bool:
 			attrs = append(attrs, key.Bool(v))
 		case int:
@@ -39,7 +41,7 @@ func attributes(p *smithy.Properties) []attribute.KeyValue {
 		case float64:
 			attrs = append(attrs, key.Float64(v))
 		default:
-			attrs = append(attrs, key.String(fmt.Sprint(v)))
+			attrs = append(attrs, key.String(sesconnector.MaskAddresses(fmt.Sprint(v))))
 		}
 	}
 	return attrs
@@ -70,13 +72,17 @@ func (t tracer) StartSpan(ctx context.Context, name string, opts ...tracing.Span
 		kind = trace.SpanKindConsumer
 	}
 	ctx, s := t.t.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attributes(&o.Properties)...))
-	sp := &span{name: name, s: s}
+	method, _ := o.Properties.Get("rpc.method").(string)
+	sp := &span{name: name, s: s, method: method}
 	return tracing.WithSpan(ctx, sp), sp
 }
 
 type span struct {
-	name string
-	s    trace.Span
+	name    string
+	s       trace.Span
+	method  string               // rpc.method, for an operation's span
+	code    string               // api.error_code, once the operation failed
+	pending []attribute.KeyValue // exception.* and error, held until the status says what they are
 }
 
 func (s *span) Name() string { return s.name }
@@ -94,22 +100,52 @@ func (s *span) AddEvent(name string, opts ...tracing.EventOption) {
 	s.s.AddEvent(name, trace.WithAttributes(attributes(&o.Properties)...))
 }
 
+// normalMiss is a suppression-list look-up that found nothing: SES answers 404 NotFound, the
+// normal answer for an address that may be sent to, and not an error.
+func normalMiss(method, code string) bool {
+	return method == "GetSuppressedDestination" && code == "NotFoundException"
+}
+
 func (s *span) SetStatus(status tracing.SpanStatus) {
-	switch status {
-	case tracing.SpanStatusOK:
+	switch {
+	case normalMiss(s.method, s.code):
+		s.pending = nil // no exception, no error: the address is not on the list
+	case status == tracing.SpanStatusOK:
+		s.flush()
 		s.s.SetStatus(codes.Ok, "")
-	case tracing.SpanStatusError:
+	case status == tracing.SpanStatusError:
+		s.flush()
 		s.s.SetStatus(codes.Error, "")
+	}
+}
+
+func (s *span) flush() {
+	if len(s.pending) > 0 {
+		s.s.SetAttributes(s.pending...)
+		s.pending = nil
 	}
 }
 
 func (s *span) SetProperty(k, v any) {
 	var p smithy.Properties
 	p.Set(k, v)
-	s.s.SetAttributes(attributes(&p)...)
+	attrs := attributes(&p)
+	switch k {
+	case "api.error_code":
+		s.code, _ = v.(string)
+	case "exception.type", "exception.message", "error":
+		s.pending = append(s.pending, attrs...)
+		return
+	}
+	s.s.SetAttributes(attrs...)
 }
 
-func (s *span) End() { s.s.End() }
+func (s *span) End() {
+	if !normalMiss(s.method, s.code) {
+		s.flush()
+	}
+	s.s.End()
+}
 
 type meterProvider struct{ mp metric.MeterProvider }
 
@@ -132,8 +168,17 @@ func instrumentOptions[T any](opts []smithymetrics.InstrumentOption) []T {
 	if o.Description != "" {
 		out = append(out, any(metric.WithDescription(o.Description)).(T))
 	}
+	if o.UnitLabel == "s" { // the SDK's durations: seconds, not OpenTelemetry's default bounds (0 to 10000, for ms)
+		if b, ok := any(metric.WithExplicitBucketBoundaries(secondsBuckets...)).(T); ok {
+			out = append(out, b)
+		}
+	}
 	return out
 }
+
+// secondsBuckets are the bounds of the SDK's duration histograms: its steps (signing,
+// serializing) take microseconds, a call tens of milliseconds, a slow one seconds.
+var secondsBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 // measurement turns smithy's record options into OpenTelemetry's attributes option.
 func measurement(opts []smithymetrics.RecordMetricOption) metric.MeasurementOption {
@@ -151,7 +196,16 @@ type int64Adder interface {
 type int64Add struct{ i int64Adder }
 
 func (a int64Add) Add(ctx context.Context, v int64, opts ...smithymetrics.RecordMetricOption) {
-	a.i.Add(ctx, v, measurement(opts))
+	var o smithymetrics.RecordMetricOptions
+	for _, fn := range opts {
+		fn(&o)
+	}
+	method, _ := o.Properties.Get("rpc.method").(string)
+	code, _ := o.Properties.Get("exception.type").(string)
+	if normalMiss(method, code) { // client.call.errors for a suppression-list miss
+		return
+	}
+	a.i.Add(ctx, v, metric.WithAttributes(attributes(&o.Properties)...))
 }
 
 type float64Adder interface {
