@@ -90,7 +90,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // sesWithTexts answers as SES does, with SES's own error texts, which quote the recipient: a
 // suppression-list miss (404), a rejected send naming the address upper-cased, throttling.
 func sesWithTexts(w http.ResponseWriter, r *http.Request) {
-	var in struct{ Destination struct{ ToAddresses []string } }
+	var in struct {
+		Destination struct{ ToAddresses []string }
+	}
 	_ = json.NewDecoder(r.Body).Decode(&in)
 	to := strings.Join(in.Destination.ToAddresses, ",")
 	fail := func(status int, typ, msg string) {
@@ -273,7 +275,9 @@ func attr(kvs []*commonpb.KeyValue, key string) string {
 // lastOutcome keeps what became of the last send.
 type lastOutcome struct{ outcome sesconnector.Outcome }
 
-func (*lastOutcome) SendStart(ctx context.Context, _ sesconnector.SendInfo) context.Context { return ctx }
+func (*lastOutcome) SendStart(ctx context.Context, _ sesconnector.SendInfo) context.Context {
+	return ctx
+}
 func (l *lastOutcome) SendDone(_ context.Context, _ sesconnector.SendInfo, r sesconnector.SendResult) {
 	l.outcome = r.Outcome
 }
