@@ -19,7 +19,9 @@
 // server does not tell whether an account exists.
 //
 // /metrics serves sends (by usage type, outcome and region) and feedback events (by type) in
-// Prometheus's format, through sesotel and OpenTelemetry's Prometheus exporter.
+// Prometheus's format, through sesotel and OpenTelemetry's Prometheus exporter, on a listener
+// of its own (-metrics-addr, 127.0.0.1:9464 by default), never on the public one: alerts.yml
+// beside this file holds the alert rules.
 //
 // /ses-events is the SNS endpoint of the topic the SES identity (or configuration set)
 // publishes bounces and complaints to: subscribe it over HTTPS. The topic's ARN is required
@@ -33,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -48,6 +51,7 @@ import (
 func main() {
 	configPath := flag.String("config", "", "the connector's JSON config `file` (required)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen `address`")
+	metricsAddr := flag.String("metrics-addr", "127.0.0.1:9464", "the `address` /metrics is served on, apart from the public listener")
 	endpoint := flag.String("endpoint", "", "send to this SES endpoint `URL`, e.g. the local emulator")
 	topic := flag.String("topic", os.Getenv("SES_TOPIC_ARN"), "the `ARN` of the SNS topic SES publishes feedback to, served at /ses-events (required; default $SES_TOPIC_ARN)")
 	flag.Parse()
@@ -55,13 +59,13 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*configPath, *addr, *endpoint, *topic); err != nil {
+	if err := run(*configPath, *addr, *metricsAddr, *endpoint, *topic); err != nil {
 		fmt.Fprintln(os.Stderr, "authserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, addr, endpoint, topic string) error {
+func run(configPath, addr, metricsAddr, endpoint, topic string) error {
 	if topic == "" {
 		return errors.New("give -topic ARN (or SES_TOPIC_ARN), the SNS topic SES publishes feedback to, e.g. arn:aws:sns:us-east-1:123456789012:ses-events: /ses-events accepts that topic only")
 	}
@@ -102,16 +106,34 @@ func run(configPath, addr, endpoint, topic string) error {
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(addr, server.Handler(events, metrics))
+	// Both listeners are bound before either serves: a busy metrics port stops the start.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mln, err := net.Listen("tcp", metricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("the metrics listener (-metrics-addr): %w", err)
+	}
+	srv, metricsSrv := newHTTPServer(addr, server.Handler(events)), newHTTPServer(metricsAddr, MetricsHandler(metrics))
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
+		_ = metricsSrv.Shutdown(shutdown)
 	}()
-	log.Info("listening", "addr", addr)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	metricsErr := make(chan error, 1)
+	go func() { metricsErr <- metricsSrv.Serve(mln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "metrics", mln.Addr().String())
+	err = srv.Serve(ln)
+	stop() // the public listener ended: end the metrics one too
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if err := <-metricsErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("the metrics listener: %w", err)
 	}
 	return nil
 }

@@ -26,3 +26,10 @@ func newMetrics() (*sesotel.Observer, http.Handler, error) {
 	}
 	return obs, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
 }
+
+// MetricsHandler serves GET /metrics and nothing else, for the metrics listener (-metrics-addr).
+func MetricsHandler(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return mux
+}

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,8 +37,10 @@ func (rejectingSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...
 	return &sesv2.SendEmailOutput{MessageId: aws.String("m")}, nil
 }
 
-// /metrics, scraped after sends and feedback events, parses as Prometheus's text format and
-// holds the send count by outcome and the feedback events by type.
+// /metrics, on its own listener, scraped after sends and feedback events, parses as
+// Prometheus's text format, passes promtool check metrics, and holds the send count by outcome
+// and the feedback events by type. The public listener has no /metrics, and requests with
+// made-up usage types add no sample.
 func TestMetricsEndpoint(t *testing.T) {
 	obs, metrics, err := newMetrics()
 	require.NoError(t, err)
@@ -42,9 +48,30 @@ func TestMetricsEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	conn, err := ses.New(context.Background(), cfg, ses.WithClient(rejectingSES{}), ses.WithObserver(obs))
 	require.NoError(t, err)
-	srv := NewServer(conn, DefaultPolicy, slog.New(slog.DiscardHandler))
-	ts := httptest.NewServer(srv.Handler(nil, metrics))
+	policy := DefaultPolicy
+	policy.ClientCodes, policy.TotalCodes = 1000, 1000 // every made-up usage type reaches the Connector
+	srv := NewServer(conn, policy, slog.New(slog.DiscardHandler))
+	ts := httptest.NewServer(srv.Handler(nil))
 	defer ts.Close()
+	ms := httptest.NewServer(MetricsHandler(metrics))
+	defer ms.Close()
+	scrape := func() []byte {
+		resp, err := http.Get(ms.URL + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return body
+	}
+	resp, err := http.Get(ts.URL + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no /metrics on the public listener")
+	resp, err = http.Post(ms.URL+"/codes", "application/json", strings.NewReader(`{"email":"a@example.com","usageType":"SignIn"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the metrics listener serves /metrics only")
 	post := func(body string) int {
 		resp, err := http.Post(ts.URL+"/codes", "application/json", strings.NewReader(body))
 		require.NoError(t, err)
@@ -55,6 +82,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		post(`{"email":"` + email + `","usageType":"SignIn"}`)
 	}
 	post(`{"email":"c@example.com","usageType":"Register"}`)
+	post(`{"email":"d@example.com","usageType":"made-up"}`) // the one series of other/invalid
+	before := scrape()
+	for i := range 100 {
+		post(fmt.Sprintf(`{"email":"d%d@example.com","usageType":"made-up-%d-%s"}`, i, i, strings.Repeat("x", 200)))
+	}
+	after := scrape()
+	assert.Equal(t, samples(t, before), samples(t, after), "100 made-up usage types add no sample")
+	assert.NotContains(t, string(after), "made-up")
 	handle := obs.Feedback(srv.HandleEvent)
 	for _, name := range []string{"event-bounce", "event-complaint", "event-delivery"} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "feedback", "testdata", name+".json"))
@@ -64,13 +99,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		require.NoError(t, handle(context.Background(), e))
 	}
 
-	resp, err := http.Get(ts.URL + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body := scrape()
+	check := exec.Command(promtool(t), "check", "metrics")
+	check.Stdin = bytes.NewReader(body)
+	out, err := check.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	require.NoError(t, err)
+	t.Logf("/metrics: %d bytes, %d samples; promtool check metrics: %q", len(body), samples(t, body), strings.TrimSpace(string(out)))
 
 	sends := families["sesconnector_send_duration_seconds"]
 	require.NotNil(t, sends, "families: %v", names(families))
@@ -79,16 +116,30 @@ func TestMetricsEndpoint(t *testing.T) {
 		l := labels(m)
 		count[l["sesconnector_usage_type"]+"/"+l["sesconnector_outcome"]+"/"+l["cloud_region"]] += m.GetHistogram().GetSampleCount()
 	}
-	assert.Equal(t, map[string]uint64{"SignIn/sent/us-east-1": 2, "SignIn/rejected/us-east-1": 1, "Register/sent/us-east-1": 1}, count)
+	assert.Equal(t, map[string]uint64{"SignIn/sent/us-east-1": 2, "SignIn/rejected/us-east-1": 1, "Register/sent/us-east-1": 1, "other/invalid/": 101}, count)
 
 	events := families["sesconnector_feedback_events_total"]
 	require.NotNil(t, events, "families: %v", names(families))
 	byType := map[string]float64{}
 	for _, m := range events.Metric {
 		l := labels(m)
-		byType[l["sesconnector_event_type"]+"/"+l["sesconnector_bounce_type"]] += m.GetCounter().GetValue()
+		if v := m.GetCounter().GetValue(); v > 0 {
+			byType[l["sesconnector_event_type"]+"/"+l["sesconnector_bounce_type"]] += v
+		}
 	}
 	assert.Equal(t, map[string]float64{"Bounce/Permanent": 1, "Complaint/": 1, "Delivery/": 1}, byType)
+}
+
+// samples counts the lines of a scrape that are samples.
+func samples(t *testing.T, scrape []byte) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(string(scrape), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			n++
+		}
+	}
+	return n
 }
 
 func labels(m *dto.Metric) map[string]string {

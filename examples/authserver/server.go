@@ -91,18 +91,15 @@ func NewServer(sender Sender, policy Policy, log *slog.Logger) *Server {
 	return s
 }
 
-// Handler routes POST /codes and POST /verify; /ses-events to events, the SNS endpoint of the
-// SES feedback topic (see NewSNSHandler in main), and GET /metrics to metrics, when they are
-// not nil.
-func (s *Server) Handler(events, metrics http.Handler) http.Handler {
+// Handler routes POST /codes and POST /verify, and /ses-events to events, the SNS endpoint of
+// the SES feedback topic (see NewSNSHandler in main), when it is not nil. /metrics is not
+// here: it is served on a listener of its own (MetricsHandler), never the public one.
+func (s *Server) Handler(events http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /codes", s.sendCode)
 	mux.HandleFunc("POST /verify", s.verify)
 	if events != nil {
 		mux.Handle("/ses-events", events)
-	}
-	if metrics != nil {
-		mux.Handle("GET /metrics", metrics)
 	}
 	return mux
 }

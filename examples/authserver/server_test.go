@@ -68,7 +68,7 @@ func newTestServer(t *testing.T, sender Sender) *testServer {
 	ts := &testServer{clock: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	ts.srv = NewServer(sender, DefaultPolicy, slog.New(slog.DiscardHandler))
 	ts.srv.now = func() time.Time { return ts.clock }
-	ts.Server = httptest.NewServer(ts.srv.Handler(nil, nil))
+	ts.Server = httptest.NewServer(ts.srv.Handler(nil))
 	t.Cleanup(ts.Close)
 	return ts
 }
@@ -343,7 +343,7 @@ func TestClientAndTotalLimits(t *testing.T) {
 	assert.Equal(t, 60-DefaultPolicy.ClientCodes, limited)
 
 	srv := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler))
-	h := srv.Handler(nil, nil)
+	h := srv.Handler(nil)
 	codes := map[int]int{}
 	for i := range DefaultPolicy.TotalCodes + 5 {
 		req := httptest.NewRequest(http.MethodPost, "/codes", strings.NewReader(codeBody(fmt.Sprintf("u%d@example.com", i))))
@@ -464,7 +464,7 @@ func TestSESEventsRoute(t *testing.T) {
 	srv := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler))
 	events, err := feedback.NewSNSHandler(srv.HandleEvent, feedback.WithTopicARNs("arn:aws:sns:us-east-1:1:t"))
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler(events, nil))
+	ts := httptest.NewServer(srv.Handler(events))
 	defer ts.Close()
 	resp, err := http.Post(ts.URL+"/ses-events", "application/json", strings.NewReader(`{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":"{}","SignatureVersion":"1","Signature":"AAAA","SigningCertURL":"https://evil.example/x.pem"}`))
 	require.NoError(t, err)
@@ -474,7 +474,7 @@ func TestSESEventsRoute(t *testing.T) {
 
 // The server does not start without the feedback topic: /ses-events would take any topic's.
 func TestRunNeedsTheTopic(t *testing.T) {
-	err := run(filepath.Join("..", "config.example.json"), "127.0.0.1:0", "", "")
+	err := run(filepath.Join("..", "config.example.json"), "127.0.0.1:0", "127.0.0.1:0", "", "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "give -topic ARN (or SES_TOPIC_ARN)")
 }
@@ -484,7 +484,7 @@ func TestSlowClientIsCut(t *testing.T) {
 	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := newHTTPServer("", NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler)).Handler(nil, nil))
+	srv := newHTTPServer("", NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler)).Handler(nil))
 	go srv.Serve(l)
 	defer srv.Close()
 	held, err := trickle.HeldFor(l.Addr().String(), "/codes", 30*time.Second)
