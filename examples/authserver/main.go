@@ -1,7 +1,7 @@
 // Command authserver is a small email-code service to start from: POST /codes sends a
 // 6-digit code through sesconnector, POST /verify checks it, once, in constant time.
 //
-//	go run ./examples/authserver -config examples/config.example.json [-addr 127.0.0.1:8080] [-endpoint URL]
+//	go run ./examples/authserver -config examples/config.example.json [-addr 127.0.0.1:8080] [-metrics-addr 127.0.0.1:9464] [-endpoint URL]
 //
 //	curl -X POST localhost:8080/codes  -d '{"email":"jane@example.com","usageType":"SignIn","locale":"pt-BR"}'
 //	curl -X POST localhost:8080/verify -d '{"email":"jane@example.com","usageType":"SignIn","code":"123456"}'
