@@ -102,7 +102,8 @@ type snsHandler struct {
 // SNS's (sns.amazonaws.com) and valid at the message's Timestamp. It confirms
 // SubscriptionConfirmation for the allowed topics (the SubscribeURL pinned likewise) and
 // ignores UnsubscribeConfirmation. It answers 200 once h returns nil, 500 when h fails or the
-// certificate could not be fetched (SNS retries), 400 for malformed input, 403 for unverifiable
+// certificate could not be fetched (SNS retries), 400 for malformed input (a Type other than
+// those three included; nothing is fetched for it), 403 for unverifiable
 // input or a topic not allowed (nothing is fetched for it), and 413 for a body over 1 MiB,
 // unread. h never sees an unverified message.
 //
@@ -154,6 +155,12 @@ func (s *snsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m snsMessage
 	if err := json.Unmarshal(body, &m); err != nil || m.Type == "" || m.TopicArn == "" || m.MessageID == "" {
 		s.refuse(r, w, http.StatusBadRequest, fmt.Errorf("%w: expected an SNS message (Type, MessageId, TopicArn, Signature, ...)", ErrMalformed))
+		return
+	}
+	switch m.Type {
+	case "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation":
+	default:
+		s.refuse(r, w, http.StatusBadRequest, fmt.Errorf("%w: Type %q is none of Notification, SubscriptionConfirmation, UnsubscribeConfirmation", ErrMalformed, cutText(m.Type, 64)))
 		return
 	}
 	if !s.anyTopic && !s.topics[m.TopicArn] {

@@ -343,6 +343,13 @@ func TestSNSHandlerAnswers(t *testing.T) {
 
 	assert.Equal(t, http.StatusBadRequest, post(h, []byte("not json")))
 	assert.Equal(t, http.StatusBadRequest, post(h, []byte(`{"Type":"Notification"}`)))
+	fetched := f.fetches.Load()
+	for _, typ := range []string{"Bogus", "notification", "Notification\u200b", " Notification", "NOTIFICATION", "Notification\u0000"} {
+		m := f.sign(t, f.notification(fixture(t, "event-bounce")))
+		m["Type"] = typ
+		assert.Equal(t, http.StatusBadRequest, post(h, m.json(t)), "Type %q", typ)
+	}
+	assert.Equal(t, fetched, f.fetches.Load(), "nothing was fetched for a message of an unknown Type")
 	notEvent := f.notification([]byte(`{"hello":"world"}`))
 	assert.Equal(t, http.StatusBadRequest, post(h, f.sign(t, notEvent).json(t)), "verified, but no SES event")
 
