@@ -9,8 +9,10 @@
 // Codes live 10 minutes; an address gets at most 3 codes per 10 minutes, whatever the usage
 // type (counted by the Connector's per-recipient limit: in this process, or shared by every
 // replica in Redis when REDIS_URL is set, e.g. redis://localhost:6379/0), and 5 tries per
-// code. One client (IP address) may ask for 10 codes per 10 minutes, and the server sends at
-// most 100 codes a minute in all, so that one client cannot spray codes at many inboxes. Too many codes for an
+// code. The server sends at most 100 codes a minute in all; one client (its IPv4 address, or
+// its IPv6 /64) may ask for 10 codes per 10 minutes and 2 a minute, a fiftieth of the budget,
+// so that one client cannot spray codes at many inboxes and a handful cannot lock others out.
+// A 422 answer counts against the client like a code. Too many codes for an
 // address and SES throttling answer 429 with Retry-After, a bad address or usage type 400,
 // other send failures 502. A sign-up (Register) to an address that SES's address insights say
 // would not receive mail gets 422: "this address does not look deliverable: check for a typo". An address on the SES suppression list (WithSuppressionCheck), or one

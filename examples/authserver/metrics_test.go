@@ -49,7 +49,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	conn, err := ses.New(context.Background(), cfg, ses.WithClient(rejectingSES{}), ses.WithObserver(obs))
 	require.NoError(t, err)
 	policy := DefaultPolicy
-	policy.ClientCodes, policy.TotalCodes = 1000, 1000 // every made-up usage type reaches the Connector
+	policy.ClientCodes, policy.TotalCodes = 10_000, 10_000 // every made-up usage type reaches the Connector (a client may ask 200 a minute)
 	srv := NewServer(conn, policy, slog.New(slog.DiscardHandler))
 	ts := httptest.NewServer(srv.Handler(nil))
 	defer ts.Close()

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,20 +34,31 @@ type Sender interface {
 // Policy is how long codes live and how often they may be asked for and tried. The send limit
 // is the Connector's (sesconnector.WithRecipientLimit, built in main from SendsPerWindow and
 // SendWindow), so that it holds across replicas when the limiter is Redis.
+//
+// A client is its IPv4 address, or its IPv6 /64 (what one subscriber or host is given). Besides
+// ClientCodes per ClientWindow, one client may use at most a fiftieth of the server-wide budget
+// (TotalCodes/50 per TotalWindow, at least 1): it takes 50 clients, not a handful, to spend it
+// and lock everyone else out for a TotalWindow.
 type Policy struct {
-	CodeTTL        time.Duration // a code expires this long after it was sent
+	CodeTTL        time.Duration // a code expires this long after it was sent, and is swept
 	SendsPerWindow int           // codes one address may be sent per SendWindow
 	SendWindow     time.Duration
 	MaxAttempts    int // wrong codes tried before the code is void
 
-	ClientCodes  int           // codes one client (IP address) may ask for per ClientWindow
+	ClientCodes  int           // codes one client may ask for per ClientWindow
 	ClientWindow time.Duration // whatever the addresses: one client must not spray many inboxes
 	TotalCodes   int           // codes the whole server sends per TotalWindow
 	TotalWindow  time.Duration
 }
 
+// clientShare is the part of TotalCodes one client may use per TotalWindow: 1/clientShare.
+const clientShare = 50
+
+// clientBurst is the number of codes one client may ask for per TotalWindow.
+func (p Policy) clientBurst() int { return max(1, p.TotalCodes/clientShare) }
+
 // DefaultPolicy: 10-minute codes, 3 sends per address per 10 minutes, 5 attempts; 10 codes per
-// client per 10 minutes, 100 codes a minute in all.
+// client per 10 minutes and 2 a minute, 100 codes a minute in all.
 var DefaultPolicy = Policy{CodeTTL: 10 * time.Minute, SendsPerWindow: 3, SendWindow: 10 * time.Minute, MaxAttempts: 5,
 	ClientCodes: 10, ClientWindow: 10 * time.Minute, TotalCodes: 100, TotalWindow: time.Minute}
 
@@ -60,11 +72,13 @@ type Server struct {
 	log    *slog.Logger
 	key    [32]byte
 
-	clients ses.RecipientLimiter // per client IP
-	total   ses.RecipientLimiter // one key for all
+	clients     ses.RecipientLimiter // per client, ClientCodes per ClientWindow
+	clientShare ses.RecipientLimiter // per client, a fiftieth of TotalCodes per TotalWindow
+	total       ses.RecipientLimiter // one key for all
 
 	mu            sync.Mutex
 	pending       map[codeKey]*pendingCode
+	swept         time.Time       // when expired codes were last swept from pending
 	undeliverable map[string]bool // addresses SES said bounced for good or complained
 }
 
@@ -82,9 +96,10 @@ type pendingCode struct {
 // NewServer returns a server that sends codes through sender.
 func NewServer(sender Sender, policy Policy, log *slog.Logger) *Server {
 	s := &Server{sender: sender, policy: policy, now: time.Now, log: log,
-		clients: ses.NewMemoryLimiter(policy.ClientCodes, policy.ClientWindow),
-		total:   ses.NewMemoryLimiter(policy.TotalCodes, policy.TotalWindow),
-		pending: map[codeKey]*pendingCode{}, undeliverable: map[string]bool{}}
+		clients:     ses.NewMemoryLimiter(policy.ClientCodes, policy.ClientWindow),
+		clientShare: ses.NewMemoryLimiter(policy.clientBurst(), policy.TotalWindow),
+		total:       ses.NewMemoryLimiter(policy.TotalCodes, policy.TotalWindow),
+		pending:     map[codeKey]*pendingCode{}, undeliverable: map[string]bool{}}
 	if _, err := rand.Read(s.key[:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
@@ -141,6 +156,11 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := normalize(req.Email)
+	// The client is counted first: asking about an address the server will not mail (the 422
+	// below, and the suppressed and undeliverable answers of the send) costs as much as a code.
+	if !s.admit(w, r, s.clientLimits(r)) {
+		return
+	}
 	s.mu.Lock()
 	known := s.undeliverable[email]
 	s.mu.Unlock()
@@ -148,7 +168,7 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, cannotReceive)
 		return
 	}
-	if !s.admit(w, r) {
+	if !s.admit(w, r, []limit{{s.total, "all", "the server is sending too many codes; try again shortly"}}) {
 		return
 	}
 	code, err := newCode()
@@ -171,26 +191,64 @@ func (s *Server) sendCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.pending[codeKey{email, req.UsageType}] = &pendingCode{mac: s.mac(email, req.UsageType, code), expires: s.now().Add(s.policy.CodeTTL)}
+	now := s.now()
+	s.sweep(now)
+	s.pending[codeKey{email, req.UsageType}] = &pendingCode{mac: s.mac(email, req.UsageType, code), expires: now.Add(s.policy.CodeTTL)}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusAccepted, map[string]any{"sent": true, "expiresInSeconds": int(s.policy.CodeTTL.Seconds())})
 }
 
-// admit counts the request against its client's limit and the server's, and answers 429 with
-// Retry-After when either is spent.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
-	client, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		client = r.RemoteAddr
+// sweep drops the expired codes from pending, at most once a minute. s.mu is held.
+func (s *Server) sweep(now time.Time) {
+	if now.Sub(s.swept) < time.Minute {
+		return
 	}
-	for _, l := range []struct {
-		limiter ses.RecipientLimiter
-		key     string
-		msg     string
-	}{
-		{s.clients, client, "too many codes requested from this client; try again later"},
-		{s.total, "all", "the server is sending too many codes; try again shortly"},
-	} {
+	s.swept = now
+	for k, p := range s.pending {
+		if !now.Before(p.expires) {
+			delete(s.pending, k)
+		}
+	}
+}
+
+// limit is one limiter, the key the request counts under and the answer when it is spent.
+type limit struct {
+	limiter ses.RecipientLimiter
+	key     string
+	msg     string
+}
+
+// clientLimits are the limits of the request's client.
+func (s *Server) clientLimits(r *http.Request) []limit {
+	const msg = "too many codes requested from this client; try again later"
+	client := clientKey(r.RemoteAddr)
+	return []limit{{s.clientShare, client, msg}, {s.clients, client, msg}}
+}
+
+// clientKey is who a request counts against: its IPv4 address, or the /64 of its IPv6 address
+// (one host or subscriber is given a whole /64, so counting single IPv6 addresses would give
+// it 2^64 clients). An IPv4 address mapped into IPv6 is its IPv4 address.
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host // not an IP address (a Unix socket, a test): itself
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
+}
+
+// admit counts the request against each of limits in turn, and answers 429 with Retry-After
+// when one is spent. A limiter that fails lets the request through: an outage of the limit's
+// store must not become an outage of sign-in.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, limits []limit) bool {
+	for _, l := range limits {
 		ok, retryAfter, err := l.limiter.Allow(r.Context(), l.key)
 		if err == nil && !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))

@@ -64,9 +64,17 @@ type testServer struct {
 	clock time.Time
 }
 
+// newTestServer serves with DefaultPolicy, but for the client limits: its tests ask from one
+// client (127.0.0.1), and TestClientAndTotalLimits is about those.
 func newTestServer(t *testing.T, sender Sender) *testServer {
+	policy := DefaultPolicy
+	policy.ClientCodes, policy.TotalCodes = 10_000, 10_000
+	return newTestServerWith(t, sender, policy)
+}
+
+func newTestServerWith(t *testing.T, sender Sender, policy Policy) *testServer {
 	ts := &testServer{clock: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	ts.srv = NewServer(sender, DefaultPolicy, slog.New(slog.DiscardHandler))
+	ts.srv = NewServer(sender, policy, slog.New(slog.DiscardHandler))
 	ts.srv.now = func() time.Time { return ts.clock }
 	ts.Server = httptest.NewServer(ts.srv.Handler(nil))
 	t.Cleanup(ts.Close)
@@ -320,39 +328,165 @@ func TestBadRequestMessages(t *testing.T) {
 	assert.Equal(t, "the body is over 4 KiB", out["error"])
 }
 
-// One client cannot spray codes at many inboxes: 60 addresses from one client, and only the
-// policy's ClientCodes go out; another client is not affected. The whole server stops at
-// TotalCodes.
+// One client cannot spray codes at many inboxes: 60 addresses from one client, and only its
+// share of the server-wide budget goes out (TotalCodes/50 a minute); over a longer window,
+// ClientCodes binds. The whole server stops at TotalCodes.
 func TestClientAndTotalLimits(t *testing.T) {
-	sender := &fakeSender{}
-	ts := newTestServer(t, sender)
-	var accepted, limited int
-	for i := range 60 {
-		resp, err := http.Post(ts.URL+"/codes", "application/json", strings.NewReader(codeBody(fmt.Sprintf("user%d@example.com", i))))
-		require.NoError(t, err)
-		resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusAccepted:
-			accepted++
-		case http.StatusTooManyRequests:
-			limited++
-			assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-		}
+	ask := func(h http.Handler, remote, email string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/codes", strings.NewReader(codeBody(email)))
+		req.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
 	}
-	assert.Equal(t, DefaultPolicy.ClientCodes, accepted)
-	assert.Equal(t, 60-DefaultPolicy.ClientCodes, limited)
+	spray := func(policy Policy, remote string) map[int]int {
+		h := NewServer(&fakeSender{}, policy, slog.New(slog.DiscardHandler)).Handler(nil)
+		codes := map[int]int{}
+		for i := range 60 {
+			w := ask(h, remote, fmt.Sprintf("user%d@example.com", i))
+			codes[w.Code]++
+			if w.Code == http.StatusTooManyRequests {
+				assert.NotEmpty(t, w.Header().Get("Retry-After"))
+			}
+		}
+		return codes
+	}
+	assert.Equal(t, map[int]int{http.StatusAccepted: 2, http.StatusTooManyRequests: 58}, spray(DefaultPolicy, "192.0.2.1:5000"))
+	big := DefaultPolicy
+	big.TotalCodes = 5000 // a client's share is 100 a minute: ClientCodes per ClientWindow binds
+	assert.Equal(t, map[int]int{http.StatusAccepted: big.ClientCodes, http.StatusTooManyRequests: 60 - big.ClientCodes}, spray(big, "192.0.2.1:5000"))
 
-	srv := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler))
-	h := srv.Handler(nil)
+	h := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler)).Handler(nil)
 	codes := map[int]int{}
 	for i := range DefaultPolicy.TotalCodes + 5 {
-		req := httptest.NewRequest(http.MethodPost, "/codes", strings.NewReader(codeBody(fmt.Sprintf("u%d@example.com", i))))
-		req.RemoteAddr = fmt.Sprintf("10.0.%d.%d:5000", i/200, i%200) // a client each: only the total limits
+		codes[ask(h, fmt.Sprintf("10.0.%d.%d:5000", i/200, i%200), fmt.Sprintf("u%d@example.com", i)).Code]++ // a client each: only the total limits
+	}
+	assert.Equal(t, map[int]int{http.StatusAccepted: DefaultPolicy.TotalCodes, http.StatusTooManyRequests: 5}, codes)
+}
+
+// A client is its IPv4 address or its IPv6 /64: the addresses of one /64 are one client, an
+// IPv4 address mapped into IPv6 is that address.
+func TestClientKey(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.7:5000":                       "192.0.2.7",
+		"[::ffff:192.0.2.7]:5000":              "192.0.2.7",
+		"[2001:db8:1:2::1]:443":                "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:ffff:ffff:ffff]:1": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:443":                "2001:db8:1:3::/64",
+		"[fe80::1%eth0]:80":                    "fe80::/64",
+		"[::1]:80":                             "::/64",
+		"@":                                    "@",
+	} {
+		assert.Equal(t, want, clientKey(remote), remote)
+	}
+	h := NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler)).Handler(nil)
+	codes := map[int]int{}
+	for i := range 20 { // 20 addresses of one /64, each asking once
+		req := httptest.NewRequest(http.MethodPost, "/codes", strings.NewReader(codeBody(fmt.Sprintf("v%d@example.com", i))))
+		req.RemoteAddr = fmt.Sprintf("[2001:db8:1:2:%x::%x]:5000", i*997, i+1)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		codes[w.Code]++
 	}
-	assert.Equal(t, map[int]int{http.StatusAccepted: DefaultPolicy.TotalCodes, http.StatusTooManyRequests: 5}, codes)
+	assert.Equal(t, map[int]int{http.StatusAccepted: 2, http.StatusTooManyRequests: 18}, codes, "one /64 is one client")
+}
+
+// The attack of issue 25, over real sockets from distinct loopback addresses (127.0.0.0/8 is
+// all loopback on Linux): eleven clients asking for 10 codes each get 2 each, and a user from
+// another address is still served; it takes 50 clients to spend the server-wide
+// budget.
+func TestHandfulOfClientsCannotExhaustTheBudget(t *testing.T) {
+	sender := &fakeSender{}
+	srv := NewServer(sender, DefaultPolicy, slog.New(slog.DiscardHandler))
+	ts := httptest.NewServer(srv.Handler(nil))
+	defer ts.Close()
+	from := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	ask := func(c *http.Client, email string) int {
+		resp, err := c.Post(ts.URL+"/codes", "application/json", strings.NewReader(codeBody(email)))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	sent := 0
+	for c := range 11 {
+		client := from(fmt.Sprintf("127.0.1.%d", c+1))
+		for i := range 10 {
+			if ask(client, fmt.Sprintf("victim%d-%d@example.com", c, i)) == http.StatusAccepted {
+				sent++
+			}
+		}
+		client.CloseIdleConnections()
+	}
+	assert.Equal(t, 22, sent, "11 clients x 10 codes: 2 each")
+	user := from("127.0.2.1")
+	assert.Equal(t, http.StatusAccepted, ask(user, "real.user@example.com"), "a user from another address is served")
+	user.CloseIdleConnections()
+
+	// On a server of its own: how many clients, each asking as much as it may, spend the budget.
+	ts2 := httptest.NewServer(NewServer(&fakeSender{}, DefaultPolicy, slog.New(slog.DiscardHandler)).Handler(nil))
+	defer ts2.Close()
+	ts = ts2
+	sent, clients := 0, 0
+	for sent < DefaultPolicy.TotalCodes && clients < 200 {
+		clients++
+		client := from(fmt.Sprintf("127.0.3.%d", clients))
+		for range 3 {
+			if ask(client, fmt.Sprintf("more%d@example.com", sent)) == http.StatusAccepted {
+				sent++
+			}
+		}
+		client.CloseIdleConnections()
+	}
+	assert.Equal(t, DefaultPolicy.TotalCodes, sent)
+	assert.Equal(t, clientShare, clients, "clients it took to spend the server-wide budget")
+	assert.Equal(t, http.StatusTooManyRequests, ask(from("127.0.4.1"), "late@example.com"), "then the budget is spent")
+}
+
+// Asking about an address the server will not mail counts against the client like a code: the
+// 422 answers (marked undeliverable, suppressed) cannot be used to probe addresses unlimited.
+func TestUndeliverableAnswersCount(t *testing.T) {
+	for name, sender := range map[string]*fakeSender{
+		"marked":     {},
+		"suppressed": {err: &ses.Suppression{Address: "gone@example.com", Reason: "BOUNCE", LastUpdated: time.Now()}},
+	} {
+		srv := NewServer(sender, DefaultPolicy, slog.New(slog.DiscardHandler))
+		srv.undeliverable["gone@example.com"] = name == "marked"
+		h := srv.Handler(nil)
+		codes := map[int]int{}
+		for range 10 {
+			req := httptest.NewRequest(http.MethodPost, "/codes", strings.NewReader(codeBody("gone@example.com")))
+			req.RemoteAddr = "192.0.2.9:4000"
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			codes[w.Code]++
+		}
+		assert.Equal(t, map[int]int{http.StatusUnprocessableEntity: 2, http.StatusTooManyRequests: 8}, codes, name)
+	}
+}
+
+// Codes never verified do not stay: the expired ones are swept as new ones are sent.
+func TestPendingCodesAreSwept(t *testing.T) {
+	policy := DefaultPolicy
+	policy.ClientCodes, policy.TotalCodes = 10_000, 10_000
+	ts := newTestServerWith(t, &fakeSender{}, policy)
+	for i := range 50 {
+		status, _ := ts.post(t, "/codes", codeBody(fmt.Sprintf("never%d@example.com", i)))
+		require.Equal(t, http.StatusAccepted, status)
+	}
+	pending := func() int {
+		ts.srv.mu.Lock()
+		defer ts.srv.mu.Unlock()
+		return len(ts.srv.pending)
+	}
+	assert.Equal(t, 50, pending())
+	ts.clock = ts.clock.Add(policy.CodeTTL)
+	status, _ := ts.post(t, "/codes", codeBody("fresh@example.com"))
+	require.Equal(t, http.StatusAccepted, status)
+	assert.Equal(t, 1, pending(), "the 50 expired codes were swept")
 }
 
 // Two replicas of the server, each with its own Connector, share the per-address limit
