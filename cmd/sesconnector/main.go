@@ -5,7 +5,7 @@
 //	sesconnector test     -config F -to ADDR [-dry-run] [-endpoint URL]
 //	sesconnector check    -config F [-endpoint URL] [-json]
 //	sesconnector validate F...
-//	sesconnector preview  -config F [-addr 127.0.0.1:8088] [-payload JSON] [-allow-send [-endpoint URL]]
+//	sesconnector preview  -config F [-addr 127.0.0.1:8088] [-payload JSON] [-allow-send [-endpoint URL]]  (-allow-send: loopback -addr only)
 //	sesconnector events   -queue URL | -listen ADDR -topic ARN
 //	sesconnector insights -config F ADDR...
 //	sesconnector version

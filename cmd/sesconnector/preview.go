@@ -48,6 +48,9 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 	if *endpoint != "" && !*allowSend {
 		return c.usageError(e, fs, "-endpoint goes with -allow-send")
 	}
+	if *allowSend && !loopback(*addr) {
+		return c.usageError(e, fs, "-allow-send needs a loopback -addr, such as 127.0.0.1:8088, not %q: the page holds what sends, so on another interface anyone who reaches it could send mail through your SES", *addr)
+	}
 	if _, err := (sample{Extra: *payloadJSON}).payload(nil); err != nil {
 		return c.usageError(e, fs, `-payload %q: give a JSON object, such as '{"name": "Ana"}'`, *payloadJSON)
 	}
@@ -72,6 +75,26 @@ func runPreview(ctx context.Context, e *env, c *command, args []string) int {
 	return exitOK
 }
 
+// loopback says whether the listen address addr is on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// How the live reload's event streams are bounded: a page holds one, so a few are plenty.
+const (
+	maxStreams = 32               // open at once; more are answered 503
+	streamPing = 15 * time.Second // a comment line this often, so a dead client is noticed
+	streamLife = 10 * time.Minute // then the stream ends and the page's EventSource reconnects
+)
+
 // preview serves the page for one config file, re-reading it when it changes.
 type preview struct {
 	path  string
@@ -80,6 +103,10 @@ type preview struct {
 	allowSend bool   // -allow-send
 	endpoint  string // -endpoint
 	token     string // what every send must carry: made per run, shown only on the page
+	sends     sender // "Send me this": one Connector and one HTTP client for the run, rate-bounded
+
+	streams                chan struct{} // a slot per open event stream
+	streamPing, streamLife time.Duration
 
 	mu          sync.Mutex
 	cfg         *ses.Config // nil while the file does not load
@@ -93,7 +120,8 @@ func newPreview(path, extra string) (*preview, error) {
 	if _, err := filepath.Abs(path); err != nil {
 		return nil, err
 	}
-	p := &preview{path: path, extra: extra, subscribers: map[chan int64]struct{}{}}
+	p := &preview{path: path, extra: extra, subscribers: map[chan int64]struct{}{},
+		streams: make(chan struct{}, maxStreams), streamPing: streamPing, streamLife: streamLife}
 	p.load()
 	return p, nil
 }
@@ -228,6 +256,7 @@ func (p *preview) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // the page holds the run's token
 	// The frames (srcdoc, sandboxed without scripts) inherit this policy: their templates' own
 	// <style> and style= must apply, as in a mail client; the page's one script is its own.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src https: data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -242,14 +271,19 @@ func sampleQuery(s sample) url.Values {
 }
 
 // events streams the config's version to a page (Server-Sent Events): the current one at once,
-// then each new one as the file changes. The server's write timeout ends a stream; the page's
-// EventSource reconnects and compares versions, so no change is missed.
+// then each new one as the file changes, with a comment line every streamPing so that a client
+// that went away is noticed, for streamLife at most; the page's EventSource reconnects and
+// compares versions, so no change is missed. At most maxStreams are open at once.
 func (p *preview) events(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+	select {
+	case p.streams <- struct{}{}:
+		defer func() { <-p.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, fmt.Sprintf("too many live-reload streams (%d are open)", cap(p.streams)), http.StatusServiceUnavailable)
 		return
 	}
+	rc := http.NewResponseController(w)
 	ch := make(chan int64, 1)
 	p.mu.Lock()
 	p.subscribers[ch] = struct{}{}
@@ -262,13 +296,36 @@ func (p *preview) events(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintf(w, "retry: 1000\nevent: version\ndata: %d\n\n", version)
-	flusher.Flush()
+	// write sends one event or comment, each within its own write deadline: the server's
+	// WriteTimeout would otherwise end every stream after 30 s.
+	write := func(format string, args ...any) bool {
+		if err := rc.SetWriteDeadline(time.Now().Add(p.streamPing + 5*time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write("retry: 1000\nevent: version\ndata: %d\n\n", version) {
+		return
+	}
+	ping := time.NewTicker(p.streamPing)
+	defer ping.Stop()
+	end := time.NewTimer(p.streamLife)
+	defer end.Stop()
 	for {
 		select {
 		case v := <-ch:
-			fmt.Fprintf(w, "event: version\ndata: %d\n\n", v)
-			flusher.Flush()
+			if !write("event: version\ndata: %d\n\n", v) {
+				return
+			}
+		case <-ping.C:
+			if !write(": ping\n\n") {
+				return
+			}
+		case <-end.C:
+			return
 		case <-r.Context().Done():
 			return
 		}

@@ -8,13 +8,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"math"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,21 +73,25 @@ func (p *preview) eml(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// buildEML writes in as an email message.
+// buildEML writes in as an email message, its header lines folded (emlheader.go).
 func buildEML(in *sesv2.SendEmailInput, date time.Time) ([]byte, error) {
 	msg := in.Content.Simple
 	var b bytes.Buffer
-	header := func(name, value string) { fmt.Fprintf(&b, "%s: %s\r\n", name, value) }
-	header("From", aws.ToString(in.FromEmailAddress)) // already RFC 2047-encoded where it needs it
+	header := func(name, value string) { writeHeader(&b, name, value) }
+	header("From", mailbox(aws.ToString(in.FromEmailAddress)))
 	header("To", strings.Join(in.Destination.ToAddresses, ", "))
 	if len(in.ReplyToAddresses) > 0 {
-		header("Reply-To", strings.Join(in.ReplyToAddresses, ", "))
+		var replyTo []string
+		for _, a := range in.ReplyToAddresses {
+			replyTo = append(replyTo, mailbox(a))
+		}
+		header("Reply-To", strings.Join(replyTo, ", "))
 	}
-	header("Subject", mime.QEncoding.Encode("UTF-8", aws.ToString(msg.Subject.Data)))
+	header("Subject", unstructured(aws.ToString(msg.Subject.Data)))
 	header("Date", date.Format(time.RFC1123Z))
 	header("Message-ID", fmt.Sprintf("<preview-%d@sesconnector.invalid>", date.UnixNano()))
 	for _, h := range msg.Headers {
-		header(aws.ToString(h.Name), mime.QEncoding.Encode("UTF-8", aws.ToString(h.Value)))
+		header(aws.ToString(h.Name), aws.ToString(h.Value)) // printable ASCII, at most 870 characters (SES's rule)
 	}
 	header("MIME-Version", "1.0")
 	parts := []struct{ kind, body string }{}
@@ -125,6 +132,57 @@ func (p *preview) enableSend(endpoint string) {
 	token := make([]byte, 16)
 	_, _ = rand.Read(token) // crypto/rand does not fail on supported platforms
 	p.allowSend, p.endpoint, p.token = true, endpoint, hex.EncodeToString(token)
+	p.sends = sender{endpoint: endpoint, every: sendEvery,
+		client: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 30 * time.Second}}}
+}
+
+// sendEvery is how often "Send me this" may send: one developer clicking, not a relay.
+const sendEvery = 2 * time.Second
+
+// sender is "Send me this" for the whole run: one HTTP client, and one Connector per version
+// of the config (built at the first send after the file changed), at most one send per every.
+type sender struct {
+	endpoint string
+	every    time.Duration
+	client   *http.Client
+
+	mu     sync.Mutex
+	cfg    *ses.Config // the config conn was built from
+	conn   *ses.Connector
+	next   time.Time // the earliest time of the next send
+	builds int       // Connectors built, for the tests
+}
+
+// reserve takes the next send's turn, or says how long until there is one.
+func (s *sender) reserve(now time.Time) (wait time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Before(s.next) {
+		return s.next.Sub(now)
+	}
+	s.next = now.Add(s.every)
+	return 0
+}
+
+// connector is the Connector for cfg, built once per config.
+func (s *sender) connector(ctx context.Context, cfg *ses.Config) (*ses.Connector, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil && s.cfg == cfg {
+		return s.conn, nil
+	}
+	opts := []ses.Option{ses.WithSESOptions(func(o *sesv2.Options) { o.HTTPClient = s.client })}
+	if s.endpoint != "" {
+		opts = append(opts, ses.WithEndpoint(s.endpoint))
+	}
+	conn, err := ses.New(ctx, cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg, s.conn = cfg, conn
+	s.builds++
+	return conn, nil
 }
 
 var sendPage = template.Must(template.New("send").Parse(`<!doctype html>
@@ -178,16 +236,20 @@ func (p *preview) send(w http.ResponseWriter, r *http.Request) {
 		data["Region"], data["From"] = cfg.Region, aws.ToString(in.FromEmailAddress)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
 	switch {
 	case err != nil:
 		data["Error"] = err.Error()
 	case r.PostForm.Get("confirm") == "1":
-		var opts []ses.Option
-		if p.endpoint != "" {
-			opts = append(opts, ses.WithEndpoint(p.endpoint))
+		if wait := p.sends.reserve(time.Now()); wait > 0 {
+			secs := int(math.Ceil(wait.Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			w.WriteHeader(http.StatusTooManyRequests)
+			data["Error"] = fmt.Sprintf("one message every %s: try again in %d s", p.sends.every, secs)
+			break
 		}
-		conn, err := ses.New(r.Context(), cfg, opts...)
+		conn, err := p.sends.connector(r.Context(), cfg)
 		if err == nil {
 			locale := r.PostForm.Get("locale")
 			if locale == defaultLocale {
