@@ -35,10 +35,18 @@ import (
 	modzip "golang.org/x/mod/zip"
 )
 
-const (
-	root    = "github.com/sesconnector/sesconnector"
-	version = "v0.1.0" // the version RELEASING.md's example uses
-)
+const root = "github.com/sesconnector/sesconnector"
+
+// version is what the proof tags: RELEASING.md's v0.1.0 with a pre-release part of this run's
+// own. The module cache keeps the first zip it sees of a version for good: a proof that tagged
+// plain v0.1.0 every time would build the first commit it ever proved, not this one. Each
+// run's entries are removed from the cache at the end (dropCached).
+//
+// -tidy publishes HEAD as required, the version the nested modules' go.mod name, with a module
+// cache of its own.
+const required = "v0.1.0"
+
+var version = fmt.Sprintf("v0.1.0-proof.%d", time.Now().UnixNano())
 
 // nested are the modules released after the library, in order, with the modules of this
 // repository each requires.
@@ -62,7 +70,10 @@ func main() {
 	if *tidy {
 		err = tidyModules(flag.Args())
 	} else {
-		err = run(*keep)
+		var top string
+		if top, err = output("", nil, "git", "rev-parse", "--show-toplevel"); err == nil {
+			err = run(strings.TrimSpace(top), *keep)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "release:", err)
@@ -70,41 +81,74 @@ func main() {
 	}
 }
 
-// scratchClone clones HEAD of the repository into a scratch directory, with a committer.
-func scratchClone() (top, scratch, repo, proxy string, err error) {
-	out, err := output("", nil, "git", "rev-parse", "--show-toplevel")
-	if err != nil {
-		return "", "", "", "", err
-	}
-	top = strings.TrimSpace(out)
+// scratchClone clones HEAD of the repository at top into a scratch directory, with a committer.
+func scratchClone(top string) (scratch, repo, proxy string, err error) {
 	if scratch, err = os.MkdirTemp("", "sesconnector-release-"); err != nil {
-		return "", "", "", "", err
+		return "", "", "", err
 	}
 	repo, proxy = filepath.Join(scratch, "repo"), filepath.Join(scratch, "proxy")
 	if _, err := output("", nil, "git", "clone", "--quiet", top, repo); err != nil {
-		return "", "", "", "", err
+		return "", "", "", err
 	}
 	for _, kv := range [][2]string{{"user.name", "release proof"}, {"user.email", "release@example.invalid"}} {
 		if _, err := output(repo, nil, "git", "config", kv[0], kv[1]); err != nil {
-			return "", "", "", "", err
+			return "", "", "", err
 		}
 	}
-	return top, scratch, repo, proxy, nil
+	return scratch, repo, proxy, nil
+}
+
+// dropCached removes this run's version of every module of the repository from the module
+// cache, so that runs do not pile up there.
+func dropCached() error {
+	cache, err := output("", nil, "go", "env", "GOMODCACHE")
+	if err != nil {
+		return err
+	}
+	cache = strings.TrimSpace(cache)
+	var paths []string
+	for _, mod := range []string{root, root + "/redislimit", root + "/sesotel", root + "/cmd/sesconnector"} {
+		esc, err := module.EscapePath(mod)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, filepath.Join(cache, filepath.FromSlash(esc)+"@"+version))
+		files, _ := filepath.Glob(filepath.Join(cache, "cache", "download", filepath.FromSlash(esc), "@v", version+".*"))
+		paths = append(paths, files...)
+	}
+	for _, p := range paths {
+		// The cache's directories are read-only: make them writable to remove them.
+		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(path, 0o755)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tidyModules tidies nested modules of the working tree outside the workspace, with HEAD's
 // library and redislimit published as the version they require.
 func tidyModules(dirs []string) error {
-	top, scratch, repo, proxy, err := scratchClone()
+	out, err := output("", nil, "git", "rev-parse", "--show-toplevel")
+	if err != nil {
+		return err
+	}
+	top := strings.TrimSpace(out)
+	scratch, repo, proxy, err := scratchClone(top)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	if err := tagAndPublish(repo, proxy, root, "", version); err != nil {
+	if err := tagAndPublish(repo, proxy, root, "", required); err != nil {
 		return err
 	}
 	for _, dir := range []string{"redislimit", "sesotel"} { // what examples/authserver requires besides
-		if err := tagAndPublish(repo, proxy, root+"/"+dir, dir, dir+"/"+version); err != nil {
+		if err := tagAndPublish(repo, proxy, root+"/"+dir, dir, dir+"/"+required); err != nil {
 			return err
 		}
 	}
@@ -114,7 +158,8 @@ func tidyModules(dirs []string) error {
 		}
 		dirs = append(dirs, unreleased...)
 	}
-	env := goEnv(proxy)
+	// A module cache of its own: the shared one may hold another commit's v0.1.0 for good.
+	env := append(goEnv(proxy), "GOMODCACHE="+filepath.Join(scratch, "modcache"), "GOFLAGS=-mod=mod -modcacherw")
 	for _, dir := range dirs {
 		abs := filepath.Join(top, dir)
 		if _, err := output(abs, env, "go", "mod", "tidy"); err != nil {
@@ -139,11 +184,13 @@ func tidyModules(dirs []string) error {
 	return nil
 }
 
-func run(keep bool) error {
-	_, scratch, repo, proxy, err := scratchClone()
+// run proves RELEASING.md on HEAD of the repository at top.
+func run(top string, keep bool) (err error) {
+	scratch, repo, proxy, err := scratchClone(top)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, dropCached()) }()
 	if keep {
 		fmt.Println("scratch directory:", scratch)
 	} else {
