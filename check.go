@@ -191,6 +191,10 @@ func (c *Connector) verified(r *Report, name string, out *sesv2.GetEmailIdentity
 			how = "publish the DKIM CNAME records SES shows for it in the domain's DNS"
 		}
 		r.Problems = append(r.Problems, fmt.Sprintf("the identity %s in %s is not verified yet (%s): %s", name, r.Region, out.VerificationStatus, how))
+	case types.VerificationStatusSuccess:
+		// Verified, yet not for sending: SES's two fields disagree (moto answers so for every
+		// identity). Sends will tell; say what to look at if they are refused.
+		r.Notes = append(r.Notes, fmt.Sprintf("the identity %s in %s is verified (SUCCESS) but SES does not mark it verified for sending: if sends from it are refused with MessageRejected, look at the identity in the SES console (its DKIM and MAIL FROM settings)", name, r.Region))
 	default:
 		r.Problems = append(r.Problems, fmt.Sprintf("the identity %s in %s is not verified for sending (%s): check it in the SES console and verify it again", name, r.Region, out.VerificationStatus))
 	}

@@ -155,6 +155,10 @@ func TestCheckProblems(t *testing.T) {
 			"example.com": {"IdentityType": "DOMAIN", "VerifiedForSendingStatus": false, "VerificationStatus": "FAILED"}}},
 			problems: []string{"the identity example.com in eu-west-1 is not verified for sending (FAILED)"},
 			identity: "example.com"},
+		{name: "verified, not for sending", fake: fakeSES{account: readyAccount(), identities: map[string]map[string]any{
+			"example.com": {"IdentityType": "DOMAIN", "VerifiedForSendingStatus": false, "VerificationStatus": "SUCCESS"}}},
+			notes:    []string{"the identity example.com in eu-west-1 is verified (SUCCESS) but SES does not mark it verified for sending: if sends from it are refused with MessageRejected"},
+			identity: "example.com"},
 		{name: "configuration set missing", cfg: func(c *ses.Config) { c.ConfigurationSetName = "auth-mial" },
 			fake:     fakeSES{account: readyAccount(), identities: domainOnly},
 			problems: []string{`the configuration set "auth-mial" does not exist in eu-west-1: every send would be refused; create it or fix configurationSetName`},

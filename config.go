@@ -121,7 +121,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		if errors.As(cfg.Validate(), &verr) {
 			bad := jsonDecoder{bad: map[string]bool{}}
 			for _, p := range ps {
-				bad.bad[p.Path] = true
+				if !strings.HasPrefix(p.Message, dupProblem) { // a duplicate's kept value is checked
+					bad.bad[p.Path] = true
+				}
 			}
 			for _, p := range verr.Problems {
 				if !bad.reported(p.Path) {

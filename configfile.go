@@ -1,8 +1,10 @@
 package sesconnector
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 )
@@ -18,7 +20,12 @@ const MaxConfigSize = 4 << 20
 func LoadConfig(path string) (*Config, error) {
 	data, err := readConfigFile(path)
 	if err != nil {
-		return nil, &kindError{text: fmt.Sprintf("sesconnector: cannot read %s: %v", path, err), kind: ErrInvalidConfig, cause: err}
+		why := err
+		var perr *fs.PathError
+		if errors.As(err, &perr) {
+			why = perr.Err // "no such file or directory": the path is named once
+		}
+		return nil, &kindError{text: fmt.Sprintf("sesconnector: cannot read %s: %v", path, why), kind: ErrInvalidConfig, cause: err}
 	}
 	return ParseConfig(data)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -42,18 +43,66 @@ func decodeConfig(data []byte) (*Config, problems) {
 		return nil, problems{{Message: jsonProblem(data, err)}}
 	}
 	d := jsonDecoder{bad: map[string]bool{}}
-	for _, path := range r.dups {
-		d.ps.add(path, "appears more than once; keep one (a JSON parser would silently keep the last)")
+	for _, dup := range r.dups {
+		values := ""
+		if len(dup.values) > 0 {
+			values = " (" + strings.Join(dup.values, ", then ") + ")"
+		}
+		d.ps.add(dup.path, dupProblem+values+"; keep one (a JSON parser would silently keep the last, whose checks follow)")
 	}
-	return d.config(doc), d.ps
+	cfg := d.config(doc)
+	d.ps = append(d.ps, earlierProblems(doc, r.dups)...)
+	return cfg, d.ps
+}
+
+// earlierProblems checks the dropped value of each duplicate top-level key as if it were the
+// one kept, so that fixing the duplicate does not reveal a problem the first run hid.
+func earlierProblems(doc any, dups []duplicate) problems {
+	top, ok := doc.(map[string]any)
+	if !ok {
+		return nil
+	}
+	var ps problems
+	for _, dup := range dups {
+		if strings.ContainsAny(dup.path, ".[") {
+			continue // nested: its template is checked as kept
+		}
+		alt := maps.Clone(top)
+		alt[dup.path] = dup.earlier
+		d := jsonDecoder{bad: map[string]bool{}}
+		cfg := d.config(alt)
+		if cfg == nil || d.bad[dup.path] {
+			continue
+		}
+		var verr *ConfigError
+		if errors.As(cfg.Validate(), &verr) {
+			for _, p := range verr.Problems {
+				if p.Path == dup.path {
+					ps.add(p.Path, "(the earlier of the two) "+p.Message)
+				}
+			}
+		}
+	}
+	return ps
 }
 
 // treeReader reads one JSON value into map[string]any, []any, string, json.Number, bool or
 // nil, and records the path of every duplicate key.
 type treeReader struct {
 	dec  *json.Decoder
-	dups []string
+	dups []duplicate
 }
+
+// duplicate is a key given more than once: its path, and its values in order where they are
+// strings that can be shown (never a key or secret).
+type duplicate struct {
+	path    string
+	values  []string
+	earlier any // the value a JSON parser would drop
+}
+
+// dupProblem is the start of a duplicate key's problem; the value's own checks still run.
+const dupProblem = "appears more than once"
 
 func (r *treeReader) value(path string, depth int) (any, error) {
 	if depth > maxJSONDepth {
@@ -76,8 +125,8 @@ func (r *treeReader) value(path string, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, dup := m[key.(string)]; dup {
-				r.dups = append(r.dups, child)
+			if old, dup := m[key.(string)]; dup {
+				r.dups = append(r.dups, duplicate{path: child, values: shownValues(child, old, v), earlier: old})
 			}
 			m[key.(string)] = v
 		}
@@ -96,6 +145,17 @@ func (r *treeReader) value(path string, depth int) (any, error) {
 		return list, err
 	}
 	return tok, nil
+}
+
+// shownValues are a duplicate key's two values, quoted, when both are strings and the key is
+// not a credential; otherwise none.
+func shownValues(path string, old, latest any) []string {
+	a, ok1 := old.(string)
+	b, ok2 := latest.(string)
+	if !ok1 || !ok2 || path == "accessKeyId" || path == "accessKeySecret" {
+		return nil
+	}
+	return []string{quote(a), quote(b)}
 }
 
 // childPath names a key inside the value at path: templates[0].subject, and header names

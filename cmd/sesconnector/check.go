@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	ses "github.com/sesconnector/sesconnector"
 )
@@ -29,7 +28,7 @@ var validateCommand = &command{
 
 func runCheck(ctx context.Context, e *env, c *command, args []string) int {
 	fs := c.flags(e)
-	conn := addConnectionFlags(fs)
+	conn := addConnectionFlags(fs, "check the account, identity and configuration set at")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if code := c.parseFlags(e, fs, args, "config"); code >= 0 {
 		return code
@@ -160,7 +159,7 @@ func printReport(w io.Writer, r *ses.Report) {
 
 func runValidate(_ context.Context, e *env, c *command, args []string) int {
 	fs := c.flags(e)
-	if code := c.parse(fs, args); code >= 0 {
+	if code := c.parse(e, fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() == 0 {
@@ -181,7 +180,7 @@ func runValidate(_ context.Context, e *env, c *command, args []string) int {
 			}
 		default:
 			status = exitNo
-			fmt.Fprintf(e.stdout, "%s: %s\n", path, strings.TrimPrefix(err.Error(), "sesconnector: "))
+			fmt.Fprintln(e.stdout, trimPrefix(err)) // "cannot read PATH: why"
 		}
 	}
 	return status

@@ -20,8 +20,8 @@ var insightsCommand = &command{
 // WithAddressInsights (Valid LOW, or Disposable HIGH) would refuse it. SES charges per address.
 func runInsights(ctx context.Context, e *env, c *command, args []string) int {
 	fs := c.flags(e)
-	conn := addConnectionFlags(fs)
-	if code := c.parse(fs, args); code >= 0 {
+	conn := addConnectionFlags(fs, "ask for address insights at")
+	if code := c.parse(e, fs, args); code >= 0 {
 		return code
 	}
 	if msg := required(fs, "config"); msg != "" {

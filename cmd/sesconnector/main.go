@@ -63,11 +63,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, e *env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(e.stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stdout) // asked for: to standard output, so that `sesconnector -h | less` shows it
 		return exitOK
 	}
 	for _, c := range commands {
@@ -90,29 +91,39 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Exit status: 0 done; 1 the config, the input or SES said no; 2 bad flags or arguments.")
 }
 
-// flags returns a flag set for c whose -h prints what c does, its flags and an example.
+// flags returns a flag set for c; -h prints what c does, its flags and an example to standard
+// output (asked for), a bad flag prints them to standard error.
 func (c *command) flags(e *env) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\nUsage:\n  sesconnector %s %s\n", c.name, c.summary, c.name, strings.TrimSpace(c.usage))
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintf(e.stderr, "\nFlags:\n")
-			fs.PrintDefaults()
-		}
-		fmt.Fprintf(e.stderr, "\nExample:\n  %s\n", c.example)
-	}
+	fs.SetOutput(e.stderr) // the flag package's own messages: a bad flag
+	fs.Usage = func() {}   // printed by parse and usageError, to the stream that fits
 	return fs
 }
 
+// printUsage writes what c does, its flags and an example to w.
+func (c *command) printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "sesconnector %s: %s\n\nUsage:\n  sesconnector %s %s\n", c.name, c.summary, c.name, strings.TrimSpace(c.usage))
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintf(w, "\nFlags:\n")
+		out := fs.Output()
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(out)
+	}
+	fmt.Fprintf(w, "\nExample:\n  %s\n", c.example)
+}
+
 // parse parses args, and returns the exit status to stop with, or -1 to go on.
-func (c *command) parse(fs *flag.FlagSet, args []string) int {
+func (c *command) parse(e *env, fs *flag.FlagSet, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			c.printUsage(e.stdout, fs)
 			return exitOK
 		}
+		fmt.Fprintln(e.stderr)
+		c.printUsage(e.stderr, fs)
 		return exitUsage
 	}
 	return -1
@@ -121,7 +132,7 @@ func (c *command) parse(fs *flag.FlagSet, args []string) int {
 // parseFlags parses args, refuses arguments besides flags, and checks that the required flags
 // are set; it returns the exit status to stop with, or -1 to go on.
 func (c *command) parseFlags(e *env, fs *flag.FlagSet, args []string, requiredFlags ...string) int {
-	if code := c.parse(fs, args); code >= 0 {
+	if code := c.parse(e, fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -136,7 +147,7 @@ func (c *command) parseFlags(e *env, fs *flag.FlagSet, args []string, requiredFl
 // usageError prints what is wrong with the arguments and the subcommand's usage.
 func (c *command) usageError(e *env, fs *flag.FlagSet, format string, args ...any) int {
 	fmt.Fprintf(e.stderr, "sesconnector %s: %s\n\n", c.name, fmt.Sprintf(format, args...))
-	fs.Usage()
+	c.printUsage(e.stderr, fs)
 	return exitUsage
 }
 

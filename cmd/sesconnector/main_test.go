@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -105,7 +106,7 @@ func TestExitStatusAndMessages(t *testing.T) {
 		{"neither", []string{"test"}, 2, []string{"sesconnector test: -config and -to are required"}},
 		{"stray argument", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "extra"}, 2, []string{`unexpected argument "extra"`}},
 		{"bad -payload", []string{"send", "-config", exampleConfig, "-to", "a@example.com", "-payload", "[1]"}, 2, []string{"-payload must be a JSON object"}},
-		{"missing config file", []string{"send", "-config", "nope.json", "-to", "a@example.com"}, 1, []string{"sesconnector send: cannot read nope.json: open nope.json: no such file"}},
+		{"missing config file", []string{"send", "-config", "nope.json", "-to", "a@example.com"}, 1, []string{"sesconnector send: cannot read nope.json: no such file or directory\n"}},
 		{"invalid config", []string{"send", "-config", bad, "-to", "a@example.com"}, 1, []string{"region: \"mars\" is not an AWS region name"}},
 		{"bad recipient", []string{"send", "-config", exampleConfig, "-to", "Jane <a@example.com>", "-dry-run"}, 1, []string{"must be one bare address"}},
 		{"recipient ending in a dot", []string{"send", "-config", exampleConfig, "-to", "a@example.com.", "-dry-run"}, 1, []string{`the domain "example.com." ends with a dot; remove it`}},
@@ -136,17 +137,42 @@ func TestExitStatusAndMessages(t *testing.T) {
 	assert.Len(t, srv.Requests(), 1, "only the send SES refused reached it")
 }
 
+// -h is asked for: the usage goes to standard output (sesconnector -h | less), exit 0; a bad
+// flag prints it to standard error, exit 2.
 func TestHelp(t *testing.T) {
 	for _, c := range commands {
-		code, _, stderr := sesconnector(c.name, "-h")
+		code, stdout, stderr := sesconnector(c.name, "-h")
 		assert.Equal(t, 0, code, c.name)
-		assert.Contains(t, stderr, "sesconnector "+c.name+": "+c.summary, c.name)
+		assert.Empty(t, stderr, c.name)
+		assert.Contains(t, stdout, "sesconnector "+c.name+": "+c.summary, c.name)
+		assert.Contains(t, stdout, "Example:\n  "+c.example, c.name)
+		assert.NotContains(t, stdout, "Flags:\n\n", "%s: no empty Flags heading", c.name)
+
+		code, stdout, stderr = sesconnector(c.name, "-no-such-flag")
+		assert.Equal(t, 2, code, c.name)
+		assert.Empty(t, stdout, c.name)
+		assert.Contains(t, stderr, "flag provided but not defined: -no-such-flag", c.name)
 		assert.Contains(t, stderr, "Example:\n  "+c.example, c.name)
-		assert.NotContains(t, stderr, "Flags:\n\n", "%s: no empty Flags heading", c.name)
 	}
-	code, _, stderr := sesconnector("-h")
-	assert.Equal(t, 0, code)
+	for _, h := range []string{"-h", "--help", "help"} {
+		code, stdout, stderr := sesconnector(h)
+		assert.Equal(t, 0, code)
+		assert.Empty(t, stderr)
+		assert.Contains(t, stdout, "Exit status: 0 done; 1")
+	}
+	code, stdout, stderr := sesconnector()
+	assert.Equal(t, 2, code)
+	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "Exit status: 0 done; 1")
+}
+
+// -endpoint says what it is for in each subcommand.
+func TestEndpointFlagSaysWhatFor(t *testing.T) {
+	for cmd, want := range map[string]string{"send": "send to this SES endpoint", "test": "send to this SES endpoint", "check": "check the account, identity and configuration set at this SES endpoint",
+		"insights": "ask for address insights at this SES endpoint", "preview": "with -allow-send: send through this SES endpoint", "events": "with -queue: the SQS endpoint"} {
+		_, stdout, _ := sesconnector(cmd, "-h")
+		assert.Contains(t, stdout, want, cmd)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -216,6 +242,18 @@ func TestVersion(t *testing.T) {
 		Deps:     []*debug.Module{{Path: "github.com/sesconnector/sesconnector", Version: "v0.1.0"}},
 		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123abc"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
 	assert.Equal(t, "github.com/sesconnector/sesconnector/cmd/sesconnector v0.1.0\nlibrary github.com/sesconnector/sesconnector v0.1.0\nrevision 0123abc (2026-12-01T10:00:00Z), with local changes\ngo1.26.8", versionText(info))
+
+	// Built from this checkout, in the workspace, as the README says: the revision is HEAD's.
+	bin := filepath.Join(t.TempDir(), "sesconnector")
+	out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	require.NoError(t, err)
+	out, err = exec.Command(bin, "version").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "\nrevision "+strings.TrimSpace(string(head))+" (")
+	info.Settings, info.Main.Version = nil, "(devel)"
+	assert.Contains(t, versionText(info), "build with go build -buildvcs=true")
 }
 
 func TestValidate(t *testing.T) {
@@ -227,7 +265,7 @@ func TestValidate(t *testing.T) {
 	assert.Contains(t, stdout, exampleConfig+": valid\n")
 	assert.Contains(t, stdout, bad+": ")
 	assert.Contains(t, stdout, "  region: appears more than once")
-	assert.Contains(t, stdout, "missing.json: cannot read "+filepath.Join(dir, "missing.json")+": open")
+	assert.Contains(t, stdout, "\ncannot read "+filepath.Join(dir, "missing.json")+": no such file or directory\n")
 
 	code, stdout, _ = sesconnector("validate", exampleConfig)
 	assert.Equal(t, 0, code)

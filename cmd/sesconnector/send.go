@@ -35,10 +35,11 @@ type connectionFlags struct {
 	timeout          *time.Duration
 }
 
-func addConnectionFlags(fs *flag.FlagSet) connectionFlags {
+// addConnectionFlags adds them; what says what the command does at -endpoint ("send to", "check").
+func addConnectionFlags(fs *flag.FlagSet, what string) connectionFlags {
 	return connectionFlags{
 		config:   fs.String("config", "", "the connector's JSON config `file` (required)"),
-		endpoint: fs.String("endpoint", "", "send to this SES endpoint `URL` instead of AWS's, e.g. a local emulator at http://127.0.0.1:8005"),
+		endpoint: fs.String("endpoint", "", what+" this SES endpoint `URL` instead of AWS's, e.g. the local emulator `go run ./internal/cmd/demo -keep` prints"),
 		timeout:  timeoutFlag(fs),
 	}
 }
@@ -85,7 +86,7 @@ func (f connectionFlags) connect(ctx context.Context) (*ses.Connector, error) {
 
 func runSend(ctx context.Context, e *env, c *command, args []string) int {
 	fs := c.flags(e)
-	conn := addConnectionFlags(fs)
+	conn := addConnectionFlags(fs, "send to")
 	to := fs.String("to", "", "the recipient `address` (required)")
 	dryRun := fs.Bool("dry-run", false, "print the SES request as JSON and send nothing")
 	var usage, code, locale, payloadJSON *string

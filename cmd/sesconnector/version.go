@@ -48,6 +48,9 @@ func versionText(info *debug.BuildInfo) string {
 		if settings["vcs.modified"] == "true" {
 			text += ", with local changes"
 		}
+	} else if info.Main.Version == "(devel)" {
+		// go build leaves the revision out in a workspace (-buildvcs=auto); go install m@v has a version.
+		text += "\nno VCS revision recorded: in a checkout, build with go build -buildvcs=true ./cmd/sesconnector"
 	}
 	return text + "\n" + info.GoVersion
 }

@@ -65,6 +65,11 @@ const startTimeout = 20 * time.Second
 // Start runs the emulator on a free loopback port with extra environment variables (such as
 // AWS_SES_ACCOUNT) and waits until it answers. Stop it with Stop.
 func Start(ctx context.Context, env ...string) (*Emulator, error) {
+	return StartOn(ctx, 0, env...)
+}
+
+// StartOn is Start on 127.0.0.1:port, or on a free port when port is 0.
+func StartOn(ctx context.Context, port int, env ...string) (*Emulator, error) {
 	cli := filepath.Join(Dir(), "node_modules", "aws-ses-v2-local", "dist", "cli.js")
 	if _, err := os.Stat(cli); err != nil {
 		return nil, fmt.Errorf("%w (%s is missing)", ErrNotInstalled, cli)
@@ -73,9 +78,10 @@ func Start(ctx context.Context, env ...string) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotInstalled, err)
 	}
-	port, err := childproc.FreePort()
-	if err != nil {
-		return nil, err
+	if port == 0 {
+		if port, err = childproc.FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	e := &Emulator{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
 	cmd := exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))

@@ -2,9 +2,11 @@
 // (examples/quickstart) against it, which sends a SignIn email through the real SES client,
 // prints the email as the emulator stored it, and stops the emulator. No AWS account is needed.
 //
-//	go run ./internal/cmd/demo [-to ADDR] [-keep]
+//	go run ./internal/cmd/demo [-to ADDR] [-keep] [-port 8005]
 //
-// With -keep the emulator runs on, its web viewer's URL printed, until Ctrl-C or SIGTERM. The
+// The emulator listens on 127.0.0.1:8005, the endpoint the README's quickstart line names, or
+// on a free port when that one is taken (the demo says so). With -keep the emulator runs on,
+// its web viewer's URL printed, until Ctrl-C or SIGTERM. The
 // emulator dies with the demo whatever signal ends it, and the demo with the process that
 // started it (go run).
 package main
@@ -15,6 +17,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,18 +31,28 @@ import (
 func main() {
 	to := flag.String("to", "you@example.com", "the recipient `address`")
 	keep := flag.Bool("keep", false, "keep the emulator running, until Ctrl-C, to look at the mail in its web viewer")
+	port := flag.Int("port", 8005, "the emulator's `port` on 127.0.0.1 (a free one if it is taken; 0 for a free one)")
+	flag.CommandLine.SetOutput(os.Stdout) // -h is asked for
 	flag.Parse()
 	dieWithParent()
-	if err := run(*to, *keep); err != nil {
+	if err := run(*to, *keep, *port); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(to string, keep bool) error {
+func run(to string, keep bool, port int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	emu, err := emulator.Start(ctx)
+	if port != 0 {
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+			fmt.Printf("127.0.0.1:%d is taken: the emulator gets a free port (use the URL below as -endpoint)\n", port)
+			port = 0
+		} else {
+			l.Close()
+		}
+	}
+	emu, err := emulator.StartOn(ctx, port)
 	if err != nil {
 		return err
 	}
