@@ -70,6 +70,12 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 	if o.client != nil && cfg != nil && len(cfg.FailoverRegions) > 0 {
 		ps.add("WithClient", "one client cannot fail over between regions: drop failoverRegions, or let New build the clients (WithRegionEndpoint points a region elsewhere)")
 	}
+	if o.client != nil && o.awsConfig != nil {
+		ps.add("WithAWSConfig", "WithClient gives the client itself: give one of WithClient and WithAWSConfig")
+	}
+	if o.awsConfig != nil && o.awsConfig.Credentials == nil && cfg != nil && cfg.AccessKeyID == "" {
+		ps.add("WithAWSConfig", "the aws.Config has no Credentials: load it with config.LoadDefaultConfig, or set accessKeyId and accessKeySecret in the config")
+	}
 	if o.client != nil && (o.endpoint != "" || o.retryMaxAttempts != 0 || len(o.sesOptions) > 0) {
 		ps.add("WithClient", "WithEndpoint, WithRetryMaxAttempts and WithSESOptions set up the client New builds, and would be ignored; set them on your own client instead")
 	}
@@ -144,16 +150,12 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Connector, error) {
 }
 
 // newSESClients builds the SES client of cfg's region, then one for each failover region, all
-// with the same credentials, HTTP client and options.
+// with the same credentials, HTTP client and options: from the aws.Config of WithAWSConfig, or
+// from the shared configuration.
 func newSESClients(ctx context.Context, cfg *Config, o *options) ([]SESAPI, error) {
-	load := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region)}
-	if cfg.AccessKeyID != "" {
-		load = append(load, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, string(cfg.AccessKeySecret), "")))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
+	awsCfg, err := baseAWSConfig(ctx, cfg, o)
 	if err != nil {
-		return nil, fmt.Errorf("%w: loading the AWS shared configuration: %w", ErrInvalidConfig, err)
+		return nil, err
 	}
 	awsCfg.HTTPClient = sizedForConcurrency(awsCfg.HTTPClient)
 	var clients []SESAPI
@@ -178,6 +180,32 @@ func newSESClients(ctx context.Context, cfg *Config, o *options) ([]SESAPI, erro
 		clients = append(clients, sesv2.NewFromConfig(awsCfg, fns...))
 	}
 	return clients, nil
+}
+
+// baseAWSConfig is the aws.Config the clients are built from: WithAWSConfig's or the shared
+// configuration, in cfg's region, with cfg's keys when it has them.
+func baseAWSConfig(ctx context.Context, cfg *Config, o *options) (aws.Config, error) {
+	var static aws.CredentialsProvider
+	if cfg.AccessKeyID != "" {
+		static = credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, string(cfg.AccessKeySecret), "")
+	}
+	if o.awsConfig != nil {
+		awsCfg := o.awsConfig.Copy()
+		awsCfg.Region = cfg.Region
+		if static != nil {
+			awsCfg.Credentials = aws.NewCredentialsCache(static)
+		}
+		return awsCfg, nil
+	}
+	load := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region)}
+	if static != nil {
+		load = append(load, config.WithCredentialsProvider(static))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("%w: loading the AWS shared configuration: %w", ErrInvalidConfig, err)
+	}
+	return awsCfg, nil
 }
 
 // SendMessage renders the template for usage, chosen by payload["locale"], and sends it to one

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	ses "github.com/sesconnector/sesconnector"
@@ -156,4 +157,33 @@ func ExampleWithSuppressionTimeout() {
 	id, err := c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
 	fmt.Println(id, err)
 	// Output: 0100018c-example <nil>
+}
+
+// WithAWSConfig builds the SES clients from the aws.Config a service already has: its
+// credential chain (here static fake keys; config.LoadDefaultConfig in production), HTTP client
+// and middleware. The config needs no keys of its own then.
+func ExampleWithAWSConfig() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(r.Method, r.URL.Path, r.Header.Get("User-Agent") != "")
+		io.WriteString(w, `{"MessageId":"0100018c-own-config"}`)
+	}))
+	defer srv.Close()
+
+	awsCfg := aws.Config{
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLEOWNCHAIN0", "fake-secret", ""),
+		HTTPClient:  srv.Client(),
+	}
+	cfg := exampleConfig()
+	cfg.AccessKeyID, cfg.AccessKeySecret = "", ""
+
+	ctx := context.Background()
+	c, err := ses.New(ctx, cfg, ses.WithAWSConfig(awsCfg), ses.WithEndpoint(srv.URL))
+	if err != nil {
+		panic(err)
+	}
+	id, err := c.SendMessage(ctx, "bob@example.com", ses.UsageSignIn, ses.Payload{"code": "123456", "name": "Bob"})
+	fmt.Println(id, err)
+	// Output:
+	// POST /v2/email/outbound-emails true
+	// 0100018c-own-config <nil>
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 )
 
@@ -32,6 +33,7 @@ type options struct {
 	observers          []Observer
 	insights           *InsightsPolicy
 	sendRate           SendRateLimiter
+	awsConfig          *aws.Config       // WithAWSConfig
 	regionEndpoints    map[string]string // WithRegionEndpoint
 	regionSkip         time.Duration     // withRegionSkip: tests
 	problems           problems
@@ -46,6 +48,18 @@ func WithClient(api SESAPI) Option {
 			o.problems.add("WithClient", fmt.Sprintf("the client is nil (%T); pass a built client such as sesv2.NewFromConfig(cfg)", api))
 		}
 		o.client = api
+	}
+}
+
+// WithAWSConfig builds the SES clients from cfg — its credential chain, retryer, HTTP client,
+// middleware and instrumentation (otelaws, say) — instead of loading the shared configuration;
+// each region's client overrides only the region (and endpoint). The Config's accessKeyId and
+// accessKeySecret, when set, still win. Failover, Check and Warm work as with New's own client.
+// cfg must have Credentials, or the Config keys: New says so otherwise.
+func WithAWSConfig(cfg aws.Config) Option {
+	return func(o *options) {
+		c := cfg.Copy()
+		o.awsConfig = &c
 	}
 }
 
