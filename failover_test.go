@@ -109,18 +109,17 @@ func TestFailoverAllFailAndSkip(t *testing.T) {
 }
 
 // A hung primary gets half the caller's time; the send goes out through the other region
-// within the deadline.
+// within the deadline (the context's own: no wall-clock bound a loaded machine could break).
 func TestFailoverWithinDeadline(t *testing.T) {
 	noLeaks(t)
 	c, primary, _, o := twoRegions(t)
 	primary.Respond(func(int, sestest.Request) sestest.Response { return sestest.Response{Hang: true} })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	start := time.Now()
 	_, err := sendCode(c, ctx)
-	require.NoError(t, err)
-	assert.Less(t, time.Since(start), time.Second)
+	require.NoError(t, err, "sent within the caller's deadline")
 	assert.Equal(t, "us-west-2", o.last(t).Region)
+	assert.Len(t, primary.Requests(), 1, "the hung primary was tried once")
 }
 
 // The suppression list is per region: the look-up asks the region the send goes to.

@@ -195,7 +195,9 @@ func TestWireDeadline(t *testing.T) {
 	elapsed := time.Since(start)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, ses.ErrSendFailed)
-	assert.Less(t, elapsed, time.Second)
+	// Without the deadline the send would hang until the server stops; the margin is for a
+	// loaded machine.
+	assert.Less(t, elapsed, 5*time.Second)
 }
 
 func TestWireConnectionRefused(t *testing.T) {
