@@ -206,6 +206,12 @@ func run(top string, keep bool) (err error) {
 	for _, m := range nested {
 		dir := filepath.Join(repo, m.dir)
 		for _, dep := range m.deps {
+			// The tree requires RELEASING.md's v0.1.0, which a real release tags; this run
+			// tags its own version instead, and go get would look v0.1.0 up first: point the
+			// requirement at this run's version without a look-up, then go get it as documented.
+			if _, err := output(dir, env, "go", "mod", "edit", "-require="+dep+"@"+version); err != nil {
+				return err
+			}
 			if _, err := output(dir, env, "go", "get", dep+"@"+version); err != nil {
 				return err
 			}
