@@ -107,7 +107,21 @@ func mailbox(s string) string {
 		return s
 	}
 	if plainFolds(a.Name) {
-		return a.String()
+		// Quoting adds a backslash before each '"' and '\': the quoted words must fold too.
+		quoted := a.String()
+		if display, ok := strings.CutSuffix(quoted, " <"+a.Address+">"); ok && wordsWithin(display, plainMax) {
+			return quoted
+		}
 	}
 	return encodeWords(a.Name) + " <" + a.Address + ">"
+}
+
+// wordsWithin says whether every space-separated word of s is at most n bytes long.
+func wordsWithin(s string, n int) bool {
+	for _, word := range strings.Split(s, " ") {
+		if len(word) > n {
+			return false
+		}
+	}
+	return true
 }
