@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +18,7 @@ import (
 
 	ses "github.com/sesconnector/sesconnector"
 	"github.com/sesconnector/sesconnector/internal/emulator"
+	"github.com/sesconnector/sesconnector/internal/sestest"
 )
 
 // regionFault is what a region's proxy does with a request.
@@ -59,7 +59,7 @@ func startFaultyRegion(t *testing.T) *faultyRegion {
 			<-req.Context().Done()
 		case reset:
 			_, _ = io.Copy(io.Discard, req.Body)
-			resetConn(w)
+			sestest.ResetConnection(w)
 		case answer503:
 			awsError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "Service unavailable")
 		case answer429:
@@ -68,7 +68,7 @@ func startFaultyRegion(t *testing.T) *faultyRegion {
 			awsError(w, http.StatusBadRequest, "MessageRejected", "Email address is not verified.")
 		case lose:
 			forward.ServeHTTP(httptest.NewRecorder(), req) // the emulator took it
-			resetConn(w)
+			sestest.ResetConnection(w)
 		}
 	}))
 	srv.Config.ReadHeaderTimeout, srv.Config.IdleTimeout = 5*time.Second, 30*time.Second
@@ -83,18 +83,6 @@ func awsError(w http.ResponseWriter, status int, errorType, message string) {
 	w.Header().Set("X-Amzn-ErrorType", errorType)
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintf(w, `{"message":%q}`, message)
-}
-
-// resetConn ends the request's connection with a TCP reset, no answer written.
-func resetConn(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	conn.Close()
 }
 
 // copies counts the messages each emulator holds per recipient.

@@ -102,7 +102,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		resp = responder(n, req)
 	}
 	if resp.Reset {
-		resetConnection(w)
+		ResetConnection(w)
 		return
 	}
 	if resp.Hang {
@@ -127,9 +127,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, resp.Body)
 }
 
-// resetConnection closes the request's connection with a TCP reset: the request was read, and
+// ResetConnection closes the request's connection with a TCP reset: the request was read, and
 // its answer is lost.
-func resetConnection(w http.ResponseWriter) {
+func ResetConnection(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
