@@ -36,9 +36,13 @@ func RawClient(ctx context.Context, endpoint string) (*sesv2.Client, error) {
 }
 
 // RawInput is the SignIn message of ConfigJSON written by hand, as a team without the connector
-// would.
+// would: the same request the connector sends, link tracking off included (without it the
+// request is 107 bytes shorter and the comparison is not of the same message).
 func RawInput(code string) *sesv2.SendEmailInput {
 	return &sesv2.SendEmailInput{
+		ConfigurationOverrides: &types.ConfigurationOverrides{Tracking: &types.TrackingConfigurationOverrides{
+			ClickTrackingEnabled: types.FeatureStatusDisabled, OpenTrackingEnabled: types.FeatureStatusDisabled,
+		}},
 		FromEmailAddress: aws.String(`"Acme" <noreply@acme.example>`),
 		Destination:      &types.Destination{ToAddresses: []string{"user@example.com"}},
 		Content: &types.EmailContent{Simple: &types.Message{
