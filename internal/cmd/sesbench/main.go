@@ -202,6 +202,12 @@ func compare(rounds int, d time.Duration, logto bool) error {
 	for _, concurrency := range []int{1, 16} {
 		fmt.Printf("connector / raw SDK throughput at %d in flight: %s\n", concurrency, ratio("connector", "raw", concurrency, throughput))
 	}
+	// Per CPU: the raw client's CPU per send over the connector's (1 is parity; above 1 the
+	// connector costs less), which a busy machine's throughput does not show.
+	for _, concurrency := range []int{1, 16} {
+		fmt.Printf("connector / raw SDK per CPU at %d in flight: %s\n", concurrency, ratio("raw", "connector", concurrency,
+			func(x, y result) float64 { return x.cpuPerSend() / y.cpuPerSend() }))
+	}
 	if logto {
 		fmt.Printf("connector / Logto throughput at 16 in flight: %s\n", ratio("connector", "logto", 16, throughput))
 		fmt.Printf("Logto / connector CPU per send at 16 in flight: %s\n", ratio("logto", "connector", 16,
