@@ -74,12 +74,7 @@ func TestWithAWSConfigKeepsFailoverCheckAndWarm(t *testing.T) {
 		}
 		return ready.respond(n, req)
 	})
-	secondary.Respond(func(n int, req sestest.Request) sestest.Response {
-		if req.Path == "/v2/email/outbound-emails" {
-			return sestest.Response{} // a message ID
-		}
-		return ready.respond(n, req)
-	})
+	secondary.Respond(ready.respond)
 	tr := &countingTransport{}
 	cfg := testConfig()
 	cfg.AccessKeyID, cfg.AccessKeySecret = "", "" // the user's credential chain

@@ -60,6 +60,8 @@ func (f fakeSES) respond(_ int, req sestest.Request) sestest.Response {
 	}
 	name, _ := url.PathUnescape(req.Path[strings.LastIndexByte(req.Path, '/')+1:])
 	switch {
+	case req.Path == "/v2/email/outbound-emails":
+		return sestest.Response{} // sent: a MessageId
 	case req.Path == "/v2/email/account":
 		return answer(f.account)
 	case strings.HasPrefix(req.Path, "/v2/email/identities/"):

@@ -157,7 +157,6 @@ func newSESClients(ctx context.Context, cfg *Config, o *options) ([]SESAPI, erro
 	if err != nil {
 		return nil, err
 	}
-	awsCfg.HTTPClient = sizedForConcurrency(awsCfg.HTTPClient)
 	var clients []SESAPI
 	for i, region := range append([]string{cfg.Region}, cfg.FailoverRegions...) {
 		endpoint := o.regionEndpoints[region]
@@ -182,18 +181,19 @@ func newSESClients(ctx context.Context, cfg *Config, o *options) ([]SESAPI, erro
 	return clients, nil
 }
 
-// baseAWSConfig is the aws.Config the clients are built from: WithAWSConfig's or the shared
-// configuration, in cfg's region, with cfg's keys when it has them.
+// baseAWSConfig is the aws.Config the clients are built from, in cfg's region, with cfg's keys
+// when it has them: WithAWSConfig's as it is otherwise (its HTTP client is the user's), or the
+// shared configuration with a connection pool sized for concurrent sends.
 func baseAWSConfig(ctx context.Context, cfg *Config, o *options) (aws.Config, error) {
 	var static aws.CredentialsProvider
 	if cfg.AccessKeyID != "" {
 		static = credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, string(cfg.AccessKeySecret), "")
 	}
 	if o.awsConfig != nil {
-		awsCfg := o.awsConfig.Copy()
+		awsCfg := *o.awsConfig // WithAWSConfig copied it; only fields are set here
 		awsCfg.Region = cfg.Region
 		if static != nil {
-			awsCfg.Credentials = aws.NewCredentialsCache(static)
+			awsCfg.Credentials = static
 		}
 		return awsCfg, nil
 	}
@@ -205,6 +205,7 @@ func baseAWSConfig(ctx context.Context, cfg *Config, o *options) (aws.Config, er
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("%w: loading the AWS shared configuration: %w", ErrInvalidConfig, err)
 	}
+	awsCfg.HTTPClient = sizedForConcurrency(awsCfg.HTTPClient)
 	return awsCfg, nil
 }
 

@@ -53,9 +53,11 @@ func WithClient(api SESAPI) Option {
 
 // WithAWSConfig builds the SES clients from cfg — its credential chain, retryer, HTTP client,
 // middleware and instrumentation (otelaws, say) — instead of loading the shared configuration;
-// each region's client overrides only the region (and endpoint). The Config's accessKeyId and
-// accessKeySecret, when set, still win. Failover, Check and Warm work as with New's own client.
-// cfg must have Credentials, or the Config keys: New says so otherwise.
+// each region's client overrides only the region (and endpoint), and the HTTP client is used
+// as it is (New sizes the pool only of a client it builds itself: docs/performance.md). The
+// Config's accessKeyId and accessKeySecret, when set, still win. Failover, Check and Warm work
+// as with New's own client. cfg must have Credentials, or the Config keys: New says so
+// otherwise.
 func WithAWSConfig(cfg aws.Config) Option {
 	return func(o *options) {
 		c := cfg.Copy()

@@ -107,21 +107,11 @@ func mailbox(s string) string {
 		return s
 	}
 	if plainFolds(a.Name) {
-		// Quoting adds a backslash before each '"' and '\': the quoted words must fold too.
+		// Quoting adds a backslash before each '"' and '\': the quoted name must fold too.
 		quoted := a.String()
-		if display, ok := strings.CutSuffix(quoted, " <"+a.Address+">"); ok && wordsWithin(display, plainMax) {
+		if display, ok := strings.CutSuffix(quoted, " <"+a.Address+">"); ok && plainFolds(display) {
 			return quoted
 		}
 	}
 	return encodeWords(a.Name) + " <" + a.Address + ">"
-}
-
-// wordsWithin says whether every space-separated word of s is at most n bytes long.
-func wordsWithin(s string, n int) bool {
-	for _, word := range strings.Split(s, " ") {
-		if len(word) > n {
-			return false
-		}
-	}
-	return true
 }
