@@ -220,7 +220,7 @@ func (c *Connector) SendMessage(ctx context.Context, to string, usage UsageType,
 	var info SendInfo
 	if c.observers != nil {
 		locale, _ := payload["locale"].(string)
-		info = SendInfo{Usage: usage, Locale: payloadLocale(locale)}
+		info = SendInfo{Usage: usage, Locale: payloadLocale(locale), To: to}
 		ctx = c.observeStart(ctx, info)
 	}
 	id, tr, err := c.sendMessage(ctx, to, usage, payload)

@@ -26,6 +26,10 @@ type Observer interface {
 type SendInfo struct {
 	Usage  UsageType
 	Locale string // the normalized locale asked for (payload["locale"]); "" for none
+	// To is the recipient as given, for an observer that keeps a delivery log (deliverylog
+	// stores only its keyed hash and masked form). An observer that exports telemetry must
+	// not record it: sesotel does not.
+	To string
 }
 
 // SendResult is what became of a send.

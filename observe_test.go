@@ -163,7 +163,7 @@ func TestObserverContextAndInfo(t *testing.T) {
 	assert.True(t, api.sawSpan)
 	_, err = c.SendTest(context.Background(), "admin@example.com")
 	require.NoError(t, err)
-	assert.Equal(t, []ses.SendInfo{{Usage: ses.UsageSignIn, Locale: "pt-br"}, {Usage: ses.UsageGeneric}}, o.infos)
+	assert.Equal(t, []ses.SendInfo{{Usage: ses.UsageSignIn, Locale: "pt-br", To: "jane@example.com"}, {Usage: ses.UsageGeneric, To: "admin@example.com"}}, o.infos, "the recipient as given")
 	assert.Equal(t, "pt", o.done[0].Locale, "pt-br asked, the config's pt template used")
 	assert.Empty(t, o.done[1].Locale, "the Generic template has no locale")
 

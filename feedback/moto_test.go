@@ -4,17 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
@@ -35,60 +29,14 @@ import (
 // correlation is tested with AWS's samples in parse_test.go), and its SNS envelope carries
 // Message as a JSON object where SNS sends a string.
 
-const region = "us-east-1"
-
-// awsQuery calls an AWS query-protocol action (SNS, SES v1) on moto, which routes by the
-// service named in the credential scope and does not check the signature.
-func awsQuery(t testing.TB, endpoint, service string, params url.Values) string {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader(params.Encode()))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/%s/%s/aws4_request, SignedHeaders=host, Signature=00", region, service))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s %s: %s", service, params.Get("Action"), body)
-	return string(body)
-}
-
-func sqsClient(endpoint string) *sqs.Client {
-	return sqs.New(sqs.Options{
-		Region: region, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "fake-secret-for-moto", ""),
-	})
-}
-
-// feedbackQueue creates a queue subscribed to a new topic, and returns both.
-func feedbackQueue(t testing.TB, moto *motoserver.Server, q *sqs.Client, name string) (queueURL, topicARN string) {
-	t.Helper()
-	ctx := context.Background()
-	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	require.NoError(t, err)
-	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	require.NoError(t, err)
-	body := awsQuery(t, moto.URL, "sns", url.Values{"Action": {"CreateTopic"}, "Name": {name}, "Version": {"2010-03-31"}})
-	m := regexp.MustCompile(`<TopicArn>([^<]+)</TopicArn>`).FindStringSubmatch(body)
-	require.NotNil(t, m, body)
-	awsQuery(t, moto.URL, "sns", url.Values{"Action": {"Subscribe"}, "TopicArn": {m[1]}, "Protocol": {"sqs"},
-		"Endpoint": {attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]}, "Version": {"2010-03-31"}})
-	return *created.QueueUrl, m[1]
-}
-
 func TestMotoSimulatorEndToEnd(t *testing.T) {
 	moto := motoserver.StartForTest(t)
-	q := sqsClient(moto.URL)
-	queueURL, topic := feedbackQueue(t, moto, q, "ses-feedback")
-	awsQuery(t, moto.URL, "ses", url.Values{"Action": {"VerifyDomainIdentity"}, "Domain": {"example.com"}, "Version": {"2010-12-01"}})
-	for _, kind := range []string{"Bounce", "Complaint", "Delivery"} {
-		awsQuery(t, moto.URL, "ses", url.Values{"Action": {"SetIdentityNotificationTopic"}, "Identity": {"example.com"},
-			"NotificationType": {kind}, "SnsTopic": {topic}, "Version": {"2010-12-01"}})
-	}
+	q := moto.SQS()
+	queueURL, topic := moto.FeedbackQueue(t, q, "ses-feedback")
+	moto.NotifyIdentity(t, "example.com", topic)
 
 	cfg := &sesconnector.Config{
-		AccessKeyID: "AKIAIOSFODNN7EXAMPLE", AccessKeySecret: "fake-secret-for-moto", Region: region,
+		AccessKeyID: "AKIAIOSFODNN7EXAMPLE", AccessKeySecret: "fake-secret-for-moto", Region: motoserver.Region,
 		EmailAddress: "noreply@example.com", // moto finds the identity's topics by the bare From's domain
 		Templates:    []sesconnector.Template{{UsageType: sesconnector.UsageGeneric, Subject: "Code {{code}}", Content: "<p>{{code}}</p>"}},
 	}
@@ -145,14 +93,14 @@ func TestMotoSimulatorEndToEnd(t *testing.T) {
 // does nothing: events per second, receive and batch delete included.
 func BenchmarkConsumeMoto(b *testing.B) {
 	moto := motoserver.StartForTest(b)
-	q := sqsClient(moto.URL)
+	q := moto.SQS()
 	body := string(shapes(b, fixture(b, "event-bounce"))["SNS envelope (HTTPS or SQS)"])
 	const events = 200 // moto's receive scans its whole queue: keep it short
 	round := 0
 	for b.Loop() {
 		b.StopTimer()
 		round++ // a fresh queue: a receive cancelled at the end of a round leaves messages in flight
-		queueURL, _ := feedbackQueue(b, moto, q, fmt.Sprint("ses-bench-", round))
+		queueURL, _ := moto.FeedbackQueue(b, q, fmt.Sprint("ses-bench-", round))
 		for i := 0; i < events; i += 10 {
 			entries := make([]sqstypes.SendMessageBatchRequestEntry, 10)
 			for j := range entries {

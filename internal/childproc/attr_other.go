@@ -4,5 +4,6 @@ package childproc
 
 import "syscall"
 
-// attr is nil where the kernel cannot kill a child with its parent; Stop still ends it.
-func attr() *syscall.SysProcAttr { return nil }
+// attr keeps what the caller set: the kernel cannot kill a child with its parent here, Stop
+// still ends it.
+func attr(a *syscall.SysProcAttr) *syscall.SysProcAttr { return a }

@@ -38,7 +38,7 @@ func FreePort() (int, error) {
 func Start(ctx context.Context, name string, cmd *exec.Cmd, timeout time.Duration, ready func() error) (*Process, error) {
 	p := &Process{name: name, cmd: cmd, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.output, &p.output
-	cmd.SysProcAttr = attr()
+	cmd.SysProcAttr = attr(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}

@@ -56,7 +56,8 @@ var nested = []struct {
 }{
 	{"redislimit", []string{root}},
 	{"sesotel", []string{root}},
-	{"cmd/sesconnector", []string{root}},
+	{"deliverylog", []string{root}},
+	{"cmd/sesconnector", []string{root, root + "/deliverylog"}},
 }
 
 // unreleased are the modules of this repository that are never tagged, tidied by -tidy too.
@@ -107,7 +108,7 @@ func dropCached() error {
 	}
 	cache = strings.TrimSpace(cache)
 	var paths []string
-	for _, mod := range []string{root, root + "/redislimit", root + "/sesotel", root + "/cmd/sesconnector"} {
+	for _, mod := range []string{root, root + "/redislimit", root + "/sesotel", root + "/deliverylog", root + "/cmd/sesconnector"} {
 		esc, err := module.EscapePath(mod)
 		if err != nil {
 			return err
@@ -132,7 +133,7 @@ func dropCached() error {
 }
 
 // tidyModules tidies nested modules of the working tree outside the workspace, with HEAD's
-// library and redislimit published as the version they require.
+// library and its nested libraries published as the version they require.
 func tidyModules(dirs []string) error {
 	out, err := output("", nil, "git", "rev-parse", "--show-toplevel")
 	if err != nil {
@@ -147,7 +148,7 @@ func tidyModules(dirs []string) error {
 	if err := tagAndPublish(repo, proxy, root, "", required); err != nil {
 		return err
 	}
-	for _, dir := range []string{"redislimit", "sesotel"} { // what examples/authserver requires besides
+	for _, dir := range []string{"redislimit", "sesotel", "deliverylog"} { // what the command and examples/authserver require besides
 		if err := tagAndPublish(repo, proxy, root+"/"+dir, dir, dir+"/"+required); err != nil {
 			return err
 		}
@@ -311,6 +312,7 @@ func tagAndPublish(repo, proxy, modPath, subdir, tag string) error {
 	if _, err := output(repo, nil, "git", "tag", tag); err != nil {
 		return err
 	}
+	version := tag[strings.LastIndex(tag, "/")+1:] // redislimit/v0.1.0 is redislimit's v0.1.0
 	escaped, err := module.EscapePath(modPath)
 	if err != nil {
 		return err
