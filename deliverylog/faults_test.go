@@ -2,7 +2,6 @@ package deliverylog_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sync"
@@ -18,11 +17,10 @@ import (
 	"github.com/sesconnector/sesconnector/internal/pgtest"
 )
 
-// count is the number of rows in a table of a PostgreSQL database.
+// count is the number of rows in a table of the log's database.
 func count(t testing.TB, dsn, table string) int {
 	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
+	db := openSQL(t, dsn)
 	defer db.Close()
 	var n int
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM "+table).Scan(&n))

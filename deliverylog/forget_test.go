@@ -2,7 +2,6 @@ package deliverylog_test
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -84,14 +83,9 @@ func TestRetention(t *testing.T) {
 // ageMessages runs an UPDATE on the log's database.
 func ageMessages(t *testing.T, dsn, update string) {
 	t.Helper()
-	driver, source := "pgx", dsn
-	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-		driver, source = "sqlite", path
-	}
-	db, err := sql.Open(driver, source)
-	require.NoError(t, err)
+	db := openSQL(t, dsn)
 	defer db.Close()
-	_, err = db.Exec(update)
+	_, err := db.Exec(update)
 	require.NoError(t, err)
 }
 
@@ -127,7 +121,10 @@ func TestErrors(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"ByAddress empty":   func() error { _, err := l.ByAddress(context.Background(), " ", 1); return err },
 		"ByAddress limit 0": func() error { _, err := l.ByAddress(context.Background(), "jane@example.com", 0); return err },
-		"ByAddress limit":   func() error { _, err := l.ByAddress(context.Background(), "jane@example.com", deliverylog.MaxLimit+1); return err },
+		"ByAddress limit": func() error {
+			_, err := l.ByAddress(context.Background(), "jane@example.com", deliverylog.MaxLimit+1)
+			return err
+		},
 		"ByMessageID empty": func() error { _, err := l.ByMessageID(context.Background(), ""); return err },
 		"Forget empty":      func() error { _, err := l.Forget(context.Background(), ""); return err },
 	} {

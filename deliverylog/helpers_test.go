@@ -136,12 +136,7 @@ func eventually(t testing.TB, within time.Duration, cond func() bool, msg string
 // allText is every text stored in the log's tables, for the privacy checks.
 func allText(t testing.TB, dsn string) string {
 	t.Helper()
-	driver, source := "pgx", dsn
-	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-		driver, source = "sqlite", path
-	}
-	db, err := sql.Open(driver, source)
-	require.NoError(t, err)
+	db := openSQL(t, dsn)
 	defer db.Close()
 	var b strings.Builder
 	for _, table := range []string{"deliverylog_messages", "deliverylog_events"} {
@@ -161,4 +156,19 @@ func allText(t testing.TB, dsn string) string {
 		require.NoError(t, rows.Close())
 	}
 	return b.String()
+}
+
+// cutSQLite is the file of a sqlite: DSN.
+func cutSQLite(dsn string) (string, bool) { return strings.CutPrefix(dsn, "sqlite:") }
+
+// openSQL opens the log's database directly, for what the tests check or prepare in it.
+func openSQL(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	driver, source := "pgx", dsn
+	if path, ok := cutSQLite(dsn); ok {
+		driver, source = "sqlite", path
+	}
+	db, err := sql.Open(driver, source)
+	require.NoError(t, err)
+	return db
 }

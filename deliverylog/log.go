@@ -22,10 +22,12 @@
 package deliverylog
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,4 +214,16 @@ func (o observer) SendDone(_ context.Context, s sesconnector.SendInfo, r sesconn
 		m.err = r.Err.Error()
 	}
 	o.l.enqueue(record{send: m})
+}
+
+// ReadKeyFile reads an address key from a file as `sesconnector log` and examples/authserver
+// do: the file's bytes without one final newline, so that a key made with
+// `openssl rand -hex 32 > address.key` is its 64 characters.
+func ReadKeyFile(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: deliverylog: reading the address key: %w", sesconnector.ErrInvalidConfig, err)
+	}
+	key = bytes.TrimSuffix(key, []byte("\n"))
+	return bytes.TrimSuffix(key, []byte("\r")), nil
 }

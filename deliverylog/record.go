@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
 	"strings"
 	"time"
 
@@ -121,13 +122,18 @@ func masked(text string) string {
 
 func validStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// maskAddress is the stored form of a recipient: j***@example.com, or *** for what is no address.
+// maskAddress is the stored form of a recipient, as sesconnector.MaskAddresses masks one:
+// j***@example.com (***@example.com for a local part under 3 bytes), or *** for what is not
+// one plain address.
 func maskAddress(to string) string {
-	m := sesconnector.MaskAddresses(to)
-	if m == to || strings.ContainsAny(m, " \t\r\n") || strings.Count(m, "@") != 1 {
+	at := strings.IndexByte(to, '@')
+	if at < 1 || at == len(to)-1 || strings.LastIndexByte(to, '@') != at || strings.ContainsAny(to, " \t\r\n\"<>,;()[]\\") {
 		return "***"
 	}
-	return m
+	if at < 3 {
+		return "***" + to[at:]
+	}
+	return to[:1] + "***" + to[at:]
 }
 
 // normalize is the address as its hash is taken: trimmed and lower-cased, so that what a user
@@ -135,10 +141,14 @@ func maskAddress(to string) string {
 func normalize(address string) string { return strings.ToLower(strings.TrimSpace(address)) }
 
 // addressHash is the keyed hash of an address, in hex.
-func addressHash(key []byte, address string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(normalize(address)))
-	return hex.EncodeToString(m.Sum(nil))
+func addressHash(key []byte, address string) string { return sum(hmac.New(sha256.New, key), address) }
+
+// sum is mac's hash of an address, in hex.
+func sum(mac hash.Hash, address string) string {
+	mac.Reset()
+	mac.Write([]byte(normalize(address)))
+	var b [sha256.Size]byte
+	return hex.EncodeToString(mac.Sum(b[:0]))
 }
 
 // refusedID names the row of a send SES never took, which has no MessageId.

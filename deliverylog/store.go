@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
@@ -181,9 +182,7 @@ func (d dialect) insert(ctx context.Context, db *sql.DB, sends []sendRow, events
 		for _, s := range chunk {
 			args = append(args, s.id, s.hash, s.masked, s.usage, s.locale, s.template, s.region, s.outcome, s.err, s.at)
 		}
-		query := "INSERT INTO deliverylog_messages (id, address_hash, masked, usage_type, locale, template, region, outcome, error, at) VALUES " +
-			values(len(chunk), 10) + " ON CONFLICT DO NOTHING"
-		if _, err := tx.ExecContext(ctx, d.q(query), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, d.insertQuery("deliverylog_messages (id, address_hash, masked, usage_type, locale, template, region, outcome, error, at)", len(chunk), 10), args...); err != nil {
 			return err
 		}
 	}
@@ -192,17 +191,29 @@ func (d dialect) insert(ctx context.Context, db *sql.DB, sends []sendRow, events
 		for _, e := range chunk {
 			args = append(args, e.messageID, e.typ, e.at.UnixMicro(), e.bounceType, e.bounceSubType, e.diagnostic)
 		}
-		query := "INSERT INTO deliverylog_events (message_id, type, at, bounce_type, bounce_subtype, diagnostic) VALUES " +
-			values(len(chunk), 6) + " ON CONFLICT DO NOTHING"
-		if _, err := tx.ExecContext(ctx, d.q(query), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, d.insertQuery("deliverylog_events (message_id, type, at, bounce_type, bounce_subtype, diagnostic)", len(chunk), 6), args...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// values is n groups of k placeholders: (?, ?), (?, ?).
-func values(n, k int) string {
+// insertQuery is the INSERT of n rows of k columns into table, made once for each size.
+func (d dialect) insertQuery(table string, n, k int) string {
+	type size struct {
+		numbered bool
+		table    string
+		n        int
+	}
+	key := size{d.numbered, table, n}
+	if q, ok := insertQueries.Load(key); ok {
+		return q.(string)
+	}
 	group := "(" + strings.Repeat("?, ", k-1) + "?)"
-	return strings.Repeat(group+", ", n-1) + group
+	q := d.q("INSERT INTO " + table + " VALUES " + strings.Repeat(group+", ", n-1) + group + " ON CONFLICT DO NOTHING")
+	insertQueries.Store(key, q)
+	return q
 }
+
+// insertQueries holds the INSERTs made so far: a few sizes of each.
+var insertQueries sync.Map

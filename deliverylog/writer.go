@@ -2,16 +2,21 @@ package deliverylog
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash"
 	"time"
 )
 
-// Writing: one goroutine takes what is queued, up to maxBatch records at a time, and writes
-// them in one transaction, each try bounded by writeTimeout. A batch that fails is tried again
+// Writing: one goroutine takes what is queued, waiting up to linger after a first record for
+// more (a flush or Close writes at once), up to maxBatch records, and writes them in one
+// transaction, each try bounded by writeTimeout. A batch that fails is tried again
 // after retryFirst, then at most every retryMost, until it is written or Close gives up: the
 // queue behind it fills and drops meanwhile, and writing resumes within retryMost (plus the
 // time to connect) of the database's return.
 const (
 	maxBatch     = 1000
+	linger       = 200 * time.Millisecond
 	writeTimeout = 5 * time.Second
 	retryFirst   = 100 * time.Millisecond
 	retryMost    = time.Second
@@ -30,6 +35,7 @@ func (l *Log) write() {
 		case <-l.done:
 		}
 	}()
+	mac := hmac.New(sha256.New, l.key)
 	batch := make([]record, 0, maxBatch)
 	sweep := time.NewTimer(l.sweepEvery()) // Open swept first
 	defer sweep.Stop()
@@ -47,16 +53,40 @@ func (l *Log) write() {
 				if len(batch) == 0 {
 					return
 				}
-				if !l.store(ctx, batch) {
+				if !l.store(ctx, mac, batch) {
 					l.dropped.Add(uint64(len(batch) + len(l.queue)))
 					return
 				}
 			}
 		}
-		batch = l.take(batch)
-		l.store(ctx, batch)
+		batch = l.gather(batch)
+		l.store(ctx, mac, batch)
 		batch = batch[:0]
 	}
+}
+
+// gather adds to batch what comes within linger, up to maxBatch; a flush, or Close, ends the
+// wait.
+func (l *Log) gather(batch []record) []record {
+	if batch[len(batch)-1].flush != nil {
+		return l.take(batch)
+	}
+	wait := time.NewTimer(linger)
+	defer wait.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case r := <-l.queue:
+			batch = append(batch, r)
+			if r.flush != nil {
+				return l.take(batch)
+			}
+		case <-wait.C:
+			return batch
+		case <-l.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // take adds to batch what is queued, without waiting, up to maxBatch.
@@ -74,14 +104,14 @@ func (l *Log) take(batch []record) []record {
 
 // store writes batch, trying again until it is written (true) or Close gave up (false), and
 // then releases the flushes waiting on it.
-func (l *Log) store(ctx context.Context, batch []record) bool {
+func (l *Log) store(ctx context.Context, mac hash.Hash, batch []record) bool {
 	sends := make([]sendRow, 0, len(batch))
 	events := make([]*eventRecord, 0, len(batch))
 	var flushes []chan struct{}
 	for _, r := range batch {
 		switch {
 		case r.send != nil:
-			sends = append(sends, l.row(r.send))
+			sends = append(sends, row(mac, r.send))
 		case r.event != nil:
 			r.event.diagnostic = masked(r.event.diagnostic)
 			events = append(events, r.event)
@@ -114,14 +144,14 @@ func (l *Log) store(ctx context.Context, batch []record) bool {
 	}
 }
 
-// row hashes and masks a send for storing.
-func (l *Log) row(s *sendRecord) sendRow {
+// row hashes (with the writer's HMAC) and masks a send for storing.
+func row(mac hash.Hash, s *sendRecord) sendRow {
 	id := s.id
 	if id == "" {
 		id = refusedID()
 	}
 	return sendRow{
-		id: id, hash: addressHash(l.key, s.to), masked: maskAddress(s.to), usage: s.usage, locale: s.locale,
+		id: id, hash: sum(mac, s.to), masked: maskAddress(s.to), usage: s.usage, locale: s.locale,
 		template: s.template, region: s.region, outcome: s.outcome, err: masked(s.err), at: s.at.UnixMicro(),
 	}
 }

@@ -8,6 +8,7 @@
 //	sesconnector preview  -config F [-addr 127.0.0.1:8088] [-payload JSON] [-allow-send [-endpoint URL]]  (-allow-send: loopback -addr only)
 //	sesconnector events   -queue URL | -listen ADDR -topic ARN
 //	sesconnector insights -config F ADDR...
+//	sesconnector log      -db DSN -key-file F [-limit N] [-json] ADDR|MESSAGEID | -ses -config F MESSAGEID
 //	sesconnector version
 //
 // Exit status: 0 done; 1 the config, the input or SES said no; 2 bad flags or arguments.
@@ -53,7 +54,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand, insightsCommand, versionCommand}
+var commands = []*command{sendCommand, testCommand, checkCommand, validateCommand, previewCommand, eventsCommand, insightsCommand, logCommand, versionCommand}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
