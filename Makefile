@@ -1,16 +1,17 @@
 # The two commands of the README: `make demo` (the main job: a send to a local SES emulator)
 # and `make test` (every test). Both install the pinned emulator first. `make test` checks every
-# real part first (Go, Node, redis-server, Chromium, moto_server: .ci/check-prereqs says how to
-# install what is missing) and fails without them; `make test-allow-missing` skips the tests
-# of what is missing instead, and ends with the list of every test it skipped.
+# real part first (Go, Node, redis-server, Chromium, promtool, PostgreSQL, moto_server:
+# .ci/check-prereqs says how to install what is missing) and fails without them;
+# `make test-allow-missing` skips the tests of what is missing instead, and ends with the list
+# of every test it skipped.
 
 GO       ?= go
 FUZZTIME ?= 4s
 EMULATOR := internal/emulator/node_modules/.package-lock.json
 GOFILES   = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 # The modules of this repository, tied by go.work: the library, and those kept apart so that it
-# needs no Redis client, OpenTelemetry, browser driver or file watcher.
-MODULES  := . cmd/sesconnector redislimit sesotel examples/authserver internal/release
+# needs no Redis client, OpenTelemetry, database driver, browser driver or file watcher.
+MODULES  := . cmd/sesconnector redislimit sesotel deliverylog examples/authserver internal/release
 # Each test that skips for a missing real part (only with SESCONNECTOR_ALLOW_MISSING=1) writes
 # a line here; the run ends by printing them.
 export SESCONNECTOR_SKIPPED := $(CURDIR)/.skipped-tests
@@ -48,8 +49,8 @@ vet:
 moto:
 	@command -v moto_server >/dev/null || pip install "moto[server]" || true
 
-# Real parts: the SES emulator (npm, pinned), moto_server, and redis-server (Debian's package;
-# .ci/run installs it).
+# Real parts: the SES emulator (npm, pinned), moto_server, and redis-server, Chromium, promtool
+# and PostgreSQL (Debian's packages; .ci/run installs them).
 unit: $(EMULATOR)
 	@rm -f $(SESCONNECTOR_SKIPPED)
 	@for m in $(MODULES); do echo "go test -race $$m/..."; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
@@ -78,6 +79,7 @@ skipped:
 bench: moto
 	$(GO) test -run '^$$' -bench . -benchmem . ./feedback
 	cd redislimit && $(GO) test -run '^$$' -bench . -benchmem .
+	cd deliverylog && $(GO) test -run '^$$' -bench . -benchmem -benchtime 40x .
 
 # The README's Performance table: the connector, the raw SDK and Logto's connector, side by side.
 LOGTO := internal/cmd/sesbench/logto/node_modules/.package-lock.json

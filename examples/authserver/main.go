@@ -2,6 +2,7 @@
 // 6-digit code through sesconnector, POST /verify checks it, once, in constant time.
 //
 //	go run ./examples/authserver -config examples/config.example.json [-addr 127.0.0.1:8080] [-metrics-addr 127.0.0.1:9464] [-endpoint URL]
+//		[-deliveries DSN -address-key-file F [-support-token T]]
 //
 //	curl -X POST localhost:8080/codes  -d '{"email":"jane@example.com","usageType":"SignIn","locale":"pt-BR"}'
 //	curl -X POST localhost:8080/verify -d '{"email":"jane@example.com","usageType":"SignIn","code":"123456"}'
@@ -29,6 +30,12 @@
 // publishes bounces and complaints to: subscribe it over HTTPS. The topic's ARN is required
 // (-topic, or SES_TOPIC_ARN): messages of any other topic are refused, since anyone can
 // subscribe an endpoint to a topic of their own and have SNS sign what they publish.
+//
+// With -deliveries (a deliverylog DSN: sqlite:deliveries.db, or postgres://… shared by the
+// replicas) and -address-key-file, every send and every SES event is recorded on one timeline
+// per message, addresses kept only as their keyed hash and masked. With -support-token (or
+// SUPPORT_TOKEN) too, GET /support/deliveries?address= answers "I never got the code" for a
+// holder of the token, as JSON, and a browser that opens it gets a page to ask with.
 package main
 
 import (
@@ -46,6 +53,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	ses "github.com/sesconnector/sesconnector"
+	"github.com/sesconnector/sesconnector/deliverylog"
 	"github.com/sesconnector/sesconnector/feedback"
 	"github.com/sesconnector/sesconnector/redislimit"
 )
@@ -56,23 +64,70 @@ func main() {
 	metricsAddr := flag.String("metrics-addr", "127.0.0.1:9464", "the `address` /metrics is served on, apart from the public listener")
 	endpoint := flag.String("endpoint", "", "send to this SES endpoint `URL`, e.g. the local emulator")
 	topic := flag.String("topic", os.Getenv("SES_TOPIC_ARN"), "the `ARN` of the SNS topic SES publishes feedback to, served at /ses-events (required; default $SES_TOPIC_ARN)")
+	var d deliveries
+	flag.StringVar(&d.dsn, "deliveries", "", "record every send and SES event in this delivery log `DSN` (sqlite:deliveries.db or postgres://…)")
+	flag.StringVar(&d.keyFile, "address-key-file", "", "with -deliveries: the `file` of the log's address key, 32 bytes or more (openssl rand -hex 32)")
+	flag.StringVar(&d.token, "support-token", os.Getenv("SUPPORT_TOKEN"), "with -deliveries: serve GET /support/deliveries to holders of this bearer `token` (default $SUPPORT_TOKEN)")
 	flag.Parse()
 	if *configPath == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*configPath, *addr, *metricsAddr, *endpoint, *topic); err != nil {
+	if err := run(*configPath, *addr, *metricsAddr, *endpoint, *topic, d); err != nil {
 		fmt.Fprintln(os.Stderr, "authserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, addr, metricsAddr, endpoint, topic string) error {
+// deliveries is where the delivery log is kept, and who may read it.
+type deliveries struct{ dsn, keyFile, token string }
+
+// open opens the log, and its support handler when a token is given; nil, nil without a DSN.
+func (d deliveries) open(ctx context.Context) (*deliverylog.Log, *Support, error) {
+	switch {
+	case d.dsn == "" && (d.keyFile != "" || d.token != ""):
+		return nil, nil, errors.New("-address-key-file and -support-token go with -deliveries DSN")
+	case d.dsn == "":
+		return nil, nil, nil
+	case d.keyFile == "":
+		return nil, nil, errors.New("-deliveries needs -address-key-file: the log keeps addresses only as their keyed hash")
+	}
+	key, err := deliverylog.ReadKeyFile(d.keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := deliverylog.Open(ctx, d.dsn, deliverylog.WithAddressKey(key))
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.token == "" {
+		return l, nil, nil
+	}
+	support, err := NewSupport(l, d.token)
+	if err != nil {
+		_ = l.Close(ctx)
+		return nil, nil, err
+	}
+	return l, support, nil
+}
+
+func run(configPath, addr, metricsAddr, endpoint, topic string, d deliveries) error {
 	if topic == "" {
 		return errors.New("give -topic ARN (or SES_TOPIC_ARN), the SNS topic SES publishes feedback to, e.g. arn:aws:sns:us-east-1:123456789012:ses-events: /ses-events accepts that topic only")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	dlog, support, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	if dlog != nil {
+		defer func() { // what is queued is written before the process ends
+			closing, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = dlog.Close(closing)
+		}()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg, err := ses.LoadConfig(configPath)
 	if err != nil {
@@ -92,6 +147,9 @@ func run(configPath, addr, metricsAddr, endpoint, topic string) error {
 	if endpoint != "" {
 		opts = append(opts, ses.WithEndpoint(endpoint))
 	}
+	if dlog != nil {
+		opts = append(opts, ses.WithObserver(dlog.Observer()))
+	}
 	if redisURL := os.Getenv("REDIS_URL"); redisURL != "" {
 		shared, err := sharedSendRate(ctx, cfg, redisURL, opts, log)
 		if err != nil {
@@ -104,7 +162,11 @@ func run(configPath, addr, metricsAddr, endpoint, topic string) error {
 		return err
 	}
 	server := NewServer(conn, DefaultPolicy, log)
-	events, err := feedback.NewSNSHandler(obs.Feedback(server.HandleEvent), feedback.WithTopicARNs(topic), feedback.WithSNSLogger(log))
+	handleEvent := feedback.Handler(server.HandleEvent)
+	if dlog != nil {
+		handleEvent = dlog.Feedback(handleEvent)
+	}
+	events, err := feedback.NewSNSHandler(obs.Feedback(handleEvent), feedback.WithTopicARNs(topic), feedback.WithSNSLogger(log))
 	if err != nil {
 		return err
 	}
@@ -118,7 +180,14 @@ func run(configPath, addr, metricsAddr, endpoint, topic string) error {
 		ln.Close()
 		return fmt.Errorf("the metrics listener (-metrics-addr): %w", err)
 	}
-	srv, metricsSrv := newHTTPServer(addr, server.Handler(events)), newHTTPServer(metricsAddr, MetricsHandler(metrics))
+	public := server.Handler(events)
+	if support != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/support/deliveries", support)
+		mux.Handle("/", public)
+		public = mux
+	}
+	srv, metricsSrv := newHTTPServer(addr, public), newHTTPServer(metricsAddr, MetricsHandler(metrics))
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

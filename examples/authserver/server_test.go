@@ -608,7 +608,7 @@ func TestSESEventsRoute(t *testing.T) {
 
 // The server does not start without the feedback topic: /ses-events would take any topic's.
 func TestRunNeedsTheTopic(t *testing.T) {
-	err := run(filepath.Join("..", "config.example.json"), "127.0.0.1:0", "127.0.0.1:0", "", "")
+	err := run(filepath.Join("..", "config.example.json"), "127.0.0.1:0", "127.0.0.1:0", "", "", deliveries{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "give -topic ARN (or SES_TOPIC_ARN)")
 }
