@@ -79,6 +79,9 @@ func (p *Process) Stop() {
 	})
 }
 
+// Pid is the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Output is what the process printed, up to 64 KiB.
 func (p *Process) Output() string { return p.output.String() }
 

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -146,6 +147,39 @@ func (s *Server) Stop() {
 		s.proc.Stop()
 		s.proc = nil
 	}
+}
+
+// Hang stops every process of the server (SIGSTOP), so that it takes connections and answers
+// nothing: a database that is slow beyond any timeout. Resume undoes it.
+func (s *Server) Hang() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume lets a hung server go on (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+// signal sends sig to the postmaster and its children (the backends and workers).
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return errors.New("the server is stopped")
+	}
+	pid := s.proc.Pid()
+	pids := []int{pid}
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return fmt.Errorf("listing postgres's processes: %w", err)
+	}
+	for _, f := range strings.Fields(string(children)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	for _, p := range pids {
+		if err := syscall.Kill(p, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the server and removes its cluster.

@@ -206,16 +206,18 @@ func run(top string, keep bool) (err error) {
 	// 2. Each nested module: require the library's release, tidy, commit, tag, publish.
 	for _, m := range nested {
 		dir := filepath.Join(repo, m.dir)
+		// The tree requires RELEASING.md's v0.1.0, which a real release tags; this run tags its
+		// own version instead, and go get would look v0.1.0 up first: point every requirement
+		// at this run's version without a look-up, then go get them as documented.
+		get := []string{"get"}
 		for _, dep := range m.deps {
-			// The tree requires RELEASING.md's v0.1.0, which a real release tags; this run
-			// tags its own version instead, and go get would look v0.1.0 up first: point the
-			// requirement at this run's version without a look-up, then go get it as documented.
 			if _, err := output(dir, env, "go", "mod", "edit", "-require="+dep+"@"+version); err != nil {
 				return err
 			}
-			if _, err := output(dir, env, "go", "get", dep+"@"+version); err != nil {
-				return err
-			}
+			get = append(get, dep+"@"+version)
+		}
+		if _, err := output(dir, env, "go", get...); err != nil {
+			return err
 		}
 		if _, err := output(dir, env, "go", "mod", "tidy"); err != nil {
 			return err
