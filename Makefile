@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskAddresses$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./feedback
 	cd cmd/sesconnector && $(GO) test -run '^$$' -fuzz '^FuzzEMLHeaders$$' -fuzztime $(FUZZTIME) .
+	cd deliverylog && $(GO) test -run '^$$' -fuzz '^FuzzMaskAndDSN$$' -fuzztime $(FUZZTIME) .
 
 # RELEASING.md, proven: the modules tagged in order in a scratch clone, served from a file://
 # GOPROXY, go-gotten and go-installed by a module outside the repository.

@@ -6,7 +6,7 @@
 //
 //	log, err := deliverylog.Open(ctx, "sqlite:deliveries.db", deliverylog.WithAddressKey(key))
 //	conn, err := sesconnector.New(ctx, cfg, sesconnector.WithObserver(log.Observer()))
-//	handler, err := feedback.NewSNSHandler(log.Feedback(markUndeliverable))
+//	handler, err := feedback.NewSNSHandler(log.Feedback(markUndeliverable), feedback.WithTopicARNs(topicARN))
 //	messages, err := log.ByAddress(ctx, "jane@example.com", 20)
 //
 // Addresses are stored only as their HMAC-SHA256 under a key of yours and in masked form
@@ -42,12 +42,15 @@ var (
 	ErrClosed   = errors.New("deliverylog: the log is closed")
 )
 
-// Defaults.
+// DefaultRetention is how long rows are kept without WithRetention; DefaultQueue is how many
+// records may wait to be written without WithQueue.
 const (
 	DefaultRetention = 30 * 24 * time.Hour
 	DefaultQueue     = 10_000
-	minKey           = 32
 )
+
+// minKey is the shortest address key: 256 bits.
+const minKey = 32
 
 // Option configures Open.
 type Option func(*options)

@@ -41,3 +41,27 @@ func TestMaskedText(t *testing.T) {
 	assert.LessOrEqual(t, len(long), maxText+len("…"))
 	assert.True(t, strings.HasSuffix(long, "…"))
 }
+
+// What the log stores of a recipient keeps at most its first character and its domain, and a
+// DSN it refuses is never quoted past its scheme (it may hold a password), whatever the input.
+func FuzzMaskAndDSN(f *testing.F) {
+	for _, s := range []string{"jane@example.com", "jo@x.io", "a@b@c", "\"j d\"@x.com", "mysql://root:hunter2@db/x", "sqlite:", "postgres://", "ﬀ@ß.de"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m := maskAddress(s)
+		if m != "***" {
+			at := strings.IndexByte(s, '@')
+			if !strings.HasSuffix(m, s[at:]) || len(m) > len(s)+3 || !strings.Contains(m, "***@") {
+				t.Fatalf("maskAddress(%q) = %q", s, m)
+			}
+		}
+		_, _, err := parseDSN(s)
+		if err == nil {
+			return
+		}
+		if _, rest, ok := strings.Cut(s, ":"); ok && len(rest) > 3 && strings.Contains(err.Error(), rest) && !strings.HasPrefix(s, "sqlite:") {
+			t.Fatalf("parseDSN(%q) quotes what follows the scheme: %v", s, err)
+		}
+	})
+}

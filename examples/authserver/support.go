@@ -62,6 +62,8 @@ type supportEvent struct {
 	At            time.Time `json:"at"`
 }
 
+// ServeHTTP answers a look-up: 401 without the token, 400 without an address, 503 when the log
+// cannot be read; the page to a browser that asks for HTML without a token.
 func (s *Support) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet {
