@@ -198,10 +198,10 @@ func isAtext(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
-// maskAddress keeps enough of a valid recipient to tell deliveries apart in logs,
-// j***@example.com, and nothing of a short local part or of anything that is not a valid
-// address.
-func maskAddress(addr string) string {
+// MaskAddress is how the logs show a recipient: enough of a valid one to tell deliveries
+// apart, j***@example.com, and nothing of a short local part (***@example.com) or of anything
+// that is not one valid address (***). A delivery log or a hook of your own can store it.
+func MaskAddress(addr string) string {
 	if checkRecipient(addr) != nil {
 		return "***"
 	}
@@ -233,9 +233,9 @@ func maskIn(text, to string) string {
 	}
 	re, err := regexp.Compile(pattern.String())
 	if err != nil { // cannot happen: every character is quoted
-		return maskAddress(to)
+		return MaskAddress(to)
 	}
-	return re.ReplaceAllLiteralString(text, maskAddress(to))
+	return re.ReplaceAllLiteralString(text, MaskAddress(to))
 }
 
 // addressIn finds what looks like an email address in a text, in any letter case, with its @

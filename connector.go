@@ -373,7 +373,7 @@ func (c *Connector) logSent(ctx context.Context, start time.Time, to string, usa
 		return
 	}
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "sesconnector: email sent",
-		slog.String("usageType", string(usage)), slog.String("to", maskAddress(to)),
+		slog.String("usageType", string(usage)), slog.String("to", MaskAddress(to)),
 		slog.String("messageId", id), slog.Duration("duration", time.Since(start)))
 }
 
@@ -385,7 +385,7 @@ func (c *Connector) logFailed(ctx context.Context, start time.Time, to string, u
 	if errors.Is(err, ErrSendFailed) {
 		level = slog.LevelError
 	}
-	masked := maskAddress(to)
+	masked := MaskAddress(to)
 	var msg string
 	if re := (*recipientError)(nil); errors.As(err, &re) {
 		msg = re.logText()

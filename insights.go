@@ -62,7 +62,7 @@ func (a *AddressInsights) Error() string {
 		bad = []string{"valid " + string(a.Valid)}
 	}
 	return fmt.Sprintf("%v: SES's address insights for %s: %s; check the address for a typo, or ask for another",
-		ErrUndeliverable, maskAddress(a.Address), strings.Join(bad, ", "))
+		ErrUndeliverable, MaskAddress(a.Address), strings.Join(bad, ", "))
 }
 
 // Unwrap makes errors.Is(err, ErrUndeliverable) and errors.Is(err, ErrInvalidParameters) true.

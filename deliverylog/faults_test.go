@@ -201,3 +201,23 @@ func TestFourReplicas(t *testing.T) {
 		assert.Len(t, m.Events, 1, m.MessageID)
 	}
 }
+
+// Close gives up when its context ends with the database gone: it says so, and what it could
+// not write is counted as dropped, not lost silently.
+func TestCloseGivesUpWithTheDatabaseGone(t *testing.T) {
+	srv := pgtest.StartForTest(t)
+	l, err := deliverylog.Open(context.Background(), createDatabase(t, srv), deliverylog.WithAddressKey(testKey))
+	require.NoError(t, err)
+	srv.Stop()
+	conn := inProcessConnector(t, l, "gone")
+	for i := range 10 {
+		_, err := conn.SendMessage(context.Background(), fmt.Sprintf("user%d@example.com", i), sesconnector.UsageSignIn, sesconnector.Payload{"code": "1"})
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = l.Close(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "deliverylog: closing before everything queued was written")
+	assert.Equal(t, uint64(10), l.Dropped())
+}

@@ -108,9 +108,10 @@ type Log struct {
 	queue   chan record
 	dropped atomic.Uint64
 	closed  atomic.Bool
-	stop    chan struct{} // closed by Close: write what is queued, then end
-	abort   chan struct{} // closed when Close's context ends: stop retrying
-	done    chan struct{} // closed when the writer has ended
+	stop    chan struct{}      // closed by Close: write what is queued, then end
+	writing context.Context    // the writer's: canceled when Close's context ends, to stop retrying
+	abort   context.CancelFunc // cancels writing
+	done    chan struct{}      // closed when the writer has ended
 	once    sync.Once
 }
 
@@ -144,8 +145,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 	l := &Log{
 		db: db, dialect: d, key: o.key, retention: o.retention,
 		queue: make(chan record, o.queue),
-		stop:  make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{}),
+		stop:  make(chan struct{}), done: make(chan struct{}),
 	}
+	l.writing, l.abort = context.WithCancel(context.Background())
 	l.sweep(ctx)
 	go l.write()
 	return l, nil
@@ -173,7 +175,7 @@ func (l *Log) Close(ctx context.Context) error {
 		select {
 		case <-l.done:
 		case <-ctx.Done():
-			close(l.abort)
+			l.abort()
 			<-l.done
 			err = fmt.Errorf("deliverylog: closing before everything queued was written: %w", ctx.Err())
 		}

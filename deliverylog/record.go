@@ -122,19 +122,8 @@ func masked(text string) string {
 
 func validStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// maskAddress is the stored form of a recipient, as sesconnector.MaskAddresses masks one:
-// j***@example.com (***@example.com for a local part under 3 bytes), or *** for what is not
-// one plain address.
-func maskAddress(to string) string {
-	at := strings.IndexByte(to, '@')
-	if at < 1 || at == len(to)-1 || strings.LastIndexByte(to, '@') != at || strings.ContainsAny(to, " \t\r\n\"<>,;()[]\\") {
-		return "***"
-	}
-	if at < 3 {
-		return "***" + to[at:]
-	}
-	return to[:1] + "***" + to[at:]
-}
+// maskAddress is the stored form of a recipient, as the connector's logs show it.
+var maskAddress = sesconnector.MaskAddress
 
 // normalize is the address as its hash is taken: trimmed and lower-cased, so that what a user
 // types finds what the service sent, whatever its letter case.

@@ -26,15 +26,8 @@ const (
 // write is the writer goroutine.
 func (l *Log) write() {
 	defer close(l.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { // Close gave up: end the try in progress
-		select {
-		case <-l.abort:
-			cancel()
-		case <-l.done:
-		}
-	}()
+	defer l.abort() // releases the context's resources
+	ctx := l.writing
 	mac := hmac.New(sha256.New, l.key)
 	batch := make([]record, 0, maxBatch)
 	sweep := time.NewTimer(l.sweepEvery()) // Open swept first
@@ -54,13 +47,16 @@ func (l *Log) write() {
 					return
 				}
 				if !l.store(ctx, mac, batch) {
-					l.dropped.Add(uint64(len(batch) + len(l.queue)))
+					l.drop(batch)
 					return
 				}
 			}
 		}
 		batch = l.gather(batch)
-		l.store(ctx, mac, batch)
+		if !l.store(ctx, mac, batch) {
+			l.drop(batch)
+			return
+		}
 		batch = batch[:0]
 	}
 }
@@ -87,6 +83,21 @@ func (l *Log) gather(batch []record) []record {
 		}
 	}
 	return batch
+}
+
+// drop counts as dropped the records of batch, which Close gave up writing, and those still
+// queued.
+func (l *Log) drop(batch []record) {
+	for {
+		for _, r := range batch {
+			if r.flush == nil {
+				l.dropped.Add(1)
+			}
+		}
+		if batch = l.take(batch[:0]); len(batch) == 0 {
+			return
+		}
+	}
 }
 
 // take adds to batch what is queued, without waiting, up to maxBatch.
